@@ -1,0 +1,136 @@
+"""Where commands read and write the registry: a local ports.toml, or a portreg server.
+
+`open_backend(env)` picks by `--registry` / `PORTREG_REGISTRY`: an http(s) URL means the
+server (`portreg.client.RemoteBackend`), anything else the local file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from portreg.environment import Environment
+from portreg.model import Registry
+from portreg.ops import Outcome, Stamp
+
+
+class Backend(Protocol):
+    def load(self) -> Registry: ...
+
+    def assign(
+        self, ref: str, environment: str, *, protocol: str | None, transport: str | None
+    ) -> Outcome: ...
+
+    def add(
+        self,
+        ref: str,
+        port: int,
+        environment: str,
+        *,
+        protocol: str | None,
+        transport: str | None,
+        status: str | None,
+        notes: str | None,
+        force: bool,
+    ) -> Outcome: ...
+
+    def reserve(self, ref: str, *, port: int | None, purpose: str, environment: str) -> Outcome: ...
+
+    def release(self, ref: str, *, environment: str | None) -> Outcome: ...
+
+
+class LocalBackend:
+    """ports.toml under its lock; the live host is scanned inside the lock, so it is current."""
+
+    def __init__(self, env: Environment, path: Path) -> None:
+        self.env = env
+        self.path = path
+
+    def _stamp(self) -> Stamp:
+        return Stamp(who=self.env.who, at=self.env.now())
+
+    def load(self) -> Registry:
+        from portreg.store import load
+
+        return load(self.path)
+
+    def assign(
+        self, ref: str, environment: str, *, protocol: str | None, transport: str | None
+    ) -> Outcome:
+        from portreg import ops
+        from portreg.commands._common import live_ports
+        from portreg.store import mutate
+
+        stamp = self._stamp()
+
+        def change(r: Registry) -> tuple[Registry, Outcome]:
+            existing = r.get(ref) or r.get(ops.service_id(ref))
+            if existing is not None and existing.ports.get(environment) is not None:
+                return ops.assign(r, ref, environment, stamp)  # no host scan needed
+            return ops.assign(
+                r, ref, environment, stamp,
+                live=live_ports(r), protocol=protocol, transport=transport,
+            )  # fmt: skip
+
+        return mutate(self.path, change)
+
+    def add(
+        self,
+        ref: str,
+        port: int,
+        environment: str,
+        *,
+        protocol: str | None,
+        transport: str | None,
+        status: str | None,
+        notes: str | None,
+        force: bool,
+    ) -> Outcome:
+        from portreg import ops
+        from portreg.host import live_ports
+        from portreg.store import mutate
+
+        stamp = self._stamp()
+        live = live_ports((port, port))
+        return mutate(
+            self.path,
+            lambda r: ops.add(
+                r, ref, port, environment, stamp, live=live, protocol=protocol,
+                transport=transport, status=status, notes=notes, force=force,
+            ),
+        )  # fmt: skip
+
+    def reserve(self, ref: str, *, port: int | None, purpose: str, environment: str) -> Outcome:
+        from portreg import ops
+        from portreg.commands._common import live_ports
+        from portreg.store import mutate
+
+        stamp = self._stamp()
+        return mutate(
+            self.path,
+            lambda r: ops.reserve(
+                r, ref, stamp, port=port, purpose=purpose, environment=environment,
+                live=live_ports(r) | (set() if port is None else _live_one(port)),
+            ),
+        )  # fmt: skip
+
+    def release(self, ref: str, *, environment: str | None) -> Outcome:
+        from portreg import ops
+        from portreg.store import mutate
+
+        stamp = self._stamp()
+        return mutate(self.path, lambda r: ops.release(r, ref, stamp, environment=environment))
+
+
+def _live_one(port: int) -> set[int]:
+    from portreg.host import live_ports
+
+    return live_ports((port, port))
+
+
+def open_backend(env: Environment) -> Backend:
+    if env.is_remote:
+        from portreg.client import RemoteBackend
+
+        return RemoteBackend(env)
+    return LocalBackend(env, env.registry_path())

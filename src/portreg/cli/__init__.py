@@ -1,0 +1,50 @@
+"""`portreg …`: parse, run one command, render its result, map errors to exit codes.
+
+argparse rather than Typer: Typer's import alone (~67 ms here) is more than the whole
+cold-start budget of `portreg list --json`. Each command lives in `portreg.commands.<name>`
+and is imported only when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from portreg.errors import ExitCode, PortregError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from portreg.environment import Environment
+
+    return run(Environment(), list(sys.argv[1:] if argv is None else argv))
+
+
+def run(env: object, argv: list[str]) -> int:
+    import importlib
+
+    from portreg.cli.output import emit, emit_error
+    from portreg.cli.parser import build_parser
+    from portreg.environment import Environment
+
+    assert isinstance(env, Environment)
+    try:
+        args = build_parser().parse_args(argv)
+        env.registry_option = args.registry
+        env.json = bool(getattr(args, "json", False))
+        module = importlib.import_module(f"portreg.commands.{args.module}")
+        result = module.run(env, args)
+        emit(env, result)
+        return int(result.exit_code)
+    except PortregError as exc:
+        emit_error(env, exc.message)
+        return int(exc.code)
+    except KeyboardInterrupt:
+        emit_error(env, "interrupted")
+        return 130
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if env.environ.get("PORTREG_DEBUG"):
+            raise
+        emit_error(env, f"unexpected {type(exc).__name__}: {exc} (set PORTREG_DEBUG=1 for details)")
+        return int(ExitCode.BAD_INPUT)

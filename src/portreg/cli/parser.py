@@ -1,0 +1,163 @@
+"""The command-line contract of DESIGN.md, as argparse definitions."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, NoReturn
+
+from portreg.errors import PortregError
+from portreg.model import ENVIRONMENTS, STATUSES
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse prints usage plus a message; the contract is one `error:` line.
+        raise PortregError(f"{message} (see `{self.prog} --help`)")
+
+
+def _port(text: str) -> int:
+    from portreg.policy import parse_port
+
+    try:
+        return parse_port(text)
+    except PortregError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _range(text: str) -> tuple[int, int]:
+    from portreg.policy import parse_range
+
+    try:
+        return parse_range(text)
+    except PortregError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    # SUPPRESS so a value given before the command is not reset by the subcommand's default.
+    common.add_argument("--registry", metavar="PATH|URL", default=argparse.SUPPRESS,
+                        help="ports.toml or a server URL (default: $PORTREG_REGISTRY, "
+                        "else the nearest ports.toml)")  # fmt: skip
+    reporting = _Parser(add_help=False)
+    reporting.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                           help="print JSON instead of tables")  # fmt: skip
+
+    parser = _Parser(prog="portreg", description="A services-and-ports registry.")
+    parser.add_argument("--registry", metavar="PATH|URL", default=None)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def cmd(name: str, help: str, module: str | None = None, report: bool = False) -> Any:
+        parents = [common, reporting] if report else [common]
+        p = sub.add_parser(name, help=help, description=help, parents=parents)
+        p.set_defaults(module=module or name)
+        return p
+
+    env_kw: dict[str, Any] = {"metavar": "ENV", "help": f"environment ({', '.join(ENVIRONMENTS)}, …)"}
+
+    p = cmd("init", "create ports.toml with the seed's defaults")
+    p.add_argument("--project", default="", help="project name")
+    p.add_argument("--range", type=_range, default=None, metavar="A-B")
+
+    p = cmd("import", "import seed-style Markdown pages, docker-compose files, .env files",
+            module="import_", report=True)  # fmt: skip
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = cmd("list", "list services and their ports", module="list_", report=True)
+    p.add_argument("--env", **env_kw)
+
+    p = cmd("show", "everything recorded about one service", report=True)
+    p.add_argument("service", metavar="SERVICE")
+
+    p = cmd("add", "record a service on a port you chose", report=True)
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("--port", type=_port, required=True, metavar="N")
+    p.add_argument("--env", default="development", **env_kw)
+    p.add_argument("--protocol", default=None, metavar="P", help="http, postgres, redis, tcp, …")
+    p.add_argument("--transport", choices=("tcp", "udp"), default=None)
+    p.add_argument("--status", choices=STATUSES, default=None)
+    p.add_argument("--notes", default=None, metavar="TEXT")
+    p.add_argument("--force", action="store_true", help="record a known exception to the policy")
+
+    p = cmd("assign", "give a service the next free port (prints the port alone)", report=True)
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("--env", default="development", **env_kw)
+    p.add_argument("--protocol", default=None, metavar="P")
+    p.add_argument("--transport", choices=("tcp", "udp"), default=None)
+
+    p = cmd("reserve", "keep a port for a planned service", report=True)
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("--port", type=_port, default=None, metavar="N")
+    p.add_argument("--purpose", default="", metavar="TEXT")
+    p.add_argument("--env", default="development", **env_kw)
+
+    p = cmd("release", "free a service's port (one environment, or the whole service)",
+            report=True)  # fmt: skip
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("--env", default=None, **env_kw)
+
+    p = cmd("move", "the change procedure: move a service to a new port everywhere", report=True)
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("port", type=_port, metavar="PORT")
+    p.add_argument("--reason", required=True, metavar="TEXT")
+    p.add_argument("--env", default="development", **env_kw)
+
+    p = cmd("check", "is a port free, registered, allowed, in use?", report=True)
+    p.add_argument("ports", nargs="+", type=_port, metavar="PORT")
+
+    p = cmd("who", "which process holds a port (never kills anything)", report=True)
+    p.add_argument("port", type=_port, metavar="PORT")
+
+    p = cmd("scan", "what is listening on this host", report=True)
+    p.add_argument("--range", type=_range, default=None, metavar="A-B")
+
+    p = cmd("audit", "the monthly audit checklist, against the live host", report=True)
+    p.add_argument("--health", action="store_true", help="run each service's health check")
+    p.add_argument("--fail-on", choices=("warning", "error"), default="error")
+    p.add_argument("--record", action="store_true", help="record today as the last audit")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds per health check")
+
+    p = cmd("sync", "bring generated and rewritten files in line with the registry")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 on drift")
+
+    p = cmd("render", "print the registry as a Markdown page, JSON or a topology diagram")
+    p.add_argument("--format", choices=("markdown", "json", "topology"), default="markdown")
+
+    p = cmd("refs", "every other mention of a port in the repository", report=True)
+    p.add_argument("port", type=_port, metavar="PORT")
+
+    p = cmd("protect", "keep the kernel's ephemeral ports off registered ones", report=True)
+    p.add_argument("--apply", action="store_true", help="write ip_local_reserved_ports (root)")
+
+    p = cmd("serve", "run the central registry server (FastAPI + Uvicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_port, default=54000)
+    p.add_argument("--workers", type=_positive, default=1)
+    p.add_argument("--reload", action="store_true")
+
+    p = cmd("token", "manage API tokens of the server")
+    tsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    tsub.required = True
+    t = tsub.add_parser("create", help="create a token (prints it alone)")
+    t.add_argument("--scope", choices=("read", "write"), required=True)
+    t.add_argument("--name", default="", help="a label for the token")
+
+    p = cmd("push", "copy the local ports.toml to a server")
+    p.add_argument("url", metavar="URL")
+    p = cmd("pull", "copy a server's registry into the local ports.toml")
+    p.add_argument("url", metavar="URL")
+    return parser
+
+
+def _version() -> str:
+    from portreg import __version__
+
+    return f"portreg {__version__}"

@@ -1,0 +1,111 @@
+"""`check PORT...`: free? registered (to what)? allowed by the policy? in use (by whom)?
+
+Works with no registry at all: it then reports the host alone. Exit 1 when any port asked
+about is not free to hand out (registered, in use, or against the policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from portreg.environment import Environment
+from portreg.errors import ExitCode
+from portreg.views import Lines, View
+
+
+@dataclass(frozen=True, slots=True)
+class PortCheck:
+    port: int
+    registered: list[dict[str, Any]]
+    problems: list[str]  # policy rules broken (avoid list, range)
+    listeners: list[dict[str, Any]]
+    has_registry: bool
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.listeners)
+
+    @property
+    def free(self) -> bool:
+        return not self.registered and not self.in_use and not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "port": self.port,
+            "free": self.free,
+            "registered": self.registered,
+            "allowed": not self.problems if self.has_registry else None,
+            "problems": self.problems,
+            "in_use": self.in_use,
+            "listeners": self.listeners,
+        }
+
+    def lines(self) -> list[str]:
+        verdict = "free" if self.free else "NOT free"
+        out = [f"{self.port}: {verdict}"]
+        for r in self.registered:
+            out.append(f"  registered to {r['service']} ({r['environment']}, {r['status']})")
+        if not self.has_registry:
+            out.append("  registry: none found (host only)")
+        elif not self.registered:
+            out.append("  registered: no")
+        out.extend(f"  not allowed: {p}" for p in self.problems)
+        if self.has_registry and not self.problems:
+            out.append("  allowed by the policy: yes")
+        for lst in self.listeners:
+            owner = (
+                f"{lst['process']} (pid {lst['pid']}, user {lst['user']})"
+                if lst["pid"] is not None
+                else "owner unknown (process not visible)"
+            )
+            where = f" in netns {lst['namespace']}" if lst.get("namespace") else ""
+            out.append(f"  in use: {lst['protocol']} {lst['address']} by {owner}{where}")
+        if not self.listeners:
+            out.append("  in use: no")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    checks: list[PortCheck]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if all(c.free for c in self.checks) else ExitCode.PROBLEMS
+
+    def to_json(self) -> Any:
+        return [c.to_json() for c in self.checks]
+
+    def views(self) -> list[View]:
+        return [Lines(tuple(line for c in self.checks for line in c.lines()))]
+
+
+def run(env: Environment, args: argparse.Namespace) -> CheckResult:
+    from portreg.backend import open_backend
+    from portreg.host import listeners
+    from portreg.model import Registry
+    from portreg.policy import judge
+
+    registry: Registry | None = None
+    if env.is_remote or env.registry_location is not None:
+        registry = open_backend(env).load()
+    ports: list[int] = list(dict.fromkeys(args.ports))
+    found = listeners((min(ports), max(ports)))
+    checks = []
+    for port in ports:
+        registered: list[dict[str, Any]] = []
+        problems: list[str] = []
+        if registry is not None:
+            registered = [
+                {"service": s.id, "name": s.name, "environment": env_name, "status": s.status}
+                for s, env_name in registry.holders(port)
+            ]
+            # Registration and liveness are reported on their own lines; only policy here.
+            problems = [
+                p for p in judge(registry, port).problems if "registered to" not in p
+            ]
+        held = [lst.to_json() for lst in found if lst.port == port]
+        checks.append(PortCheck(port, registered, problems, held, registry is not None))
+    return CheckResult(checks)

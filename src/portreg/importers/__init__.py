@@ -1,0 +1,135 @@
+"""Reading what teams already have — seed-style Markdown pages, compose files, .env files —
+into registry values, and merging those into a registry. Pure: text in, values out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+from portreg.errors import PortregError
+from portreg.model import ChangeEntry, Registry, Service
+from portreg.ops import Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What one file says. `policy_given`: the file stated a range/avoid list/audit dates."""
+
+    registry: Registry
+    source: str
+    policy_given: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MergeReport:
+    registry: Registry
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    clashes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
+
+
+def kind_of(name: str, text: str) -> str:
+    """"markdown", "compose" or "env", by file name first, then by content."""
+    base = name.rsplit("/", 1)[-1].lower()
+    if base.endswith((".yaml", ".yml")):
+        return "compose"
+    if base.startswith(".env") or base.endswith(".env"):
+        return "env"
+    if base.endswith((".md", ".markdown", ".txt")):
+        return "markdown"
+    stripped = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if stripped and all("=" in ln and " " not in ln.split("=", 1)[0].strip() for ln in stripped):
+        return "env"
+    if any(ln.startswith("services:") for ln in text.splitlines()):
+        return "compose"
+    return "markdown"
+
+
+def parse(name: str, data: bytes) -> Imported:
+    """One file's content as an `Imported`; empty, binary or unparseable input is bad input."""
+    if not data.strip():
+        raise PortregError(f"{name}: file is empty")
+    if b"\x00" in data:
+        raise PortregError(f"{name}: binary file, not a Markdown page, compose file or .env file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PortregError(f"{name}: not UTF-8 text") from None
+    kind = kind_of(name, text)
+    if kind == "compose":
+        from portreg.importers import compose
+
+        return compose.parse(text, name)
+    if kind == "env":
+        from portreg.importers import dotenv
+
+        return dotenv.parse(text, name)
+    from portreg.importers import markdown
+
+    return markdown.parse(text, name)
+
+
+_KEEP_DEFAULT = {f.name: f.default for f in fields(Service)}
+
+
+def merge_service(old: Service, new: Service) -> Service:
+    """`new`'s facts over `old`'s: a field the file states wins, one it leaves out is kept."""
+    changes: dict[str, object] = {}
+    for f in fields(Service):
+        if f.name in ("id", "ports"):
+            continue
+        value = getattr(new, f.name)
+        if value in ((), "", None, False) or (
+            f.name in ("protocol", "transport", "status") and value == _KEEP_DEFAULT[f.name]
+            and getattr(old, f.name) != value and not new.ports
+        ):
+            continue
+        changes[f.name] = value
+    ports = dict(old.ports)
+    for env, port in new.ports.items():
+        if port is not None or env not in ports:
+            ports[env] = port
+    return replace(old, ports=ports, **changes)  # type: ignore[arg-type]
+
+
+def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
+    """Fold imported files into `base`. Imports record what a page says, even where it breaks
+    the policy (the audit reports that); merging the same content twice changes nothing."""
+    registry = base
+    added: list[str] = []
+    updated: list[str] = []
+    warnings: list[str] = []
+    for piece in pieces:
+        inc = piece.registry
+        warnings.extend(piece.warnings)
+        if piece.policy_given:
+            registry = replace(registry, policy=inc.policy)
+        registry = replace(
+            registry,
+            project=inc.project or registry.project,
+            title=inc.title if inc.title and inc.title != Registry.title else registry.title,
+            purpose=inc.purpose or registry.purpose,
+            host=inc.host or registry.host,
+            extra_sections=_union(registry.extra_sections, inc.extra_sections),
+        )
+        for service in inc.services.values():
+            old = registry.get(service.id)
+            merged = service if old is None else merge_service(old, service)
+            if merged == old:
+                continue
+            registry = registry.with_service(merged)
+            (added if old is None else updated).append(service.id)
+            registry = registry.with_change(
+                ChangeEntry(
+                    stamp.at, stamp.who, "import", service.id, "",
+                    None if old is None else old.primary_port, merged.primary_port,
+                    f"imported from {piece.source}",
+                )  # fmt: skip
+            )
+    return MergeReport(registry, tuple(added), tuple(dict.fromkeys(updated)), (), tuple(warnings))
+
+
+def _union(a: tuple[object, ...], b: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple(dict.fromkeys((*a, *b)))

@@ -1,0 +1,186 @@
+"""The registry as plain values: services, their ports per environment, the policy, the change log.
+
+Nothing here touches a file, a socket or a process; every other layer builds on these types.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+ENVIRONMENTS: tuple[str, ...] = ("development", "staging", "production")
+STATUSES: tuple[str, ...] = ("active", "planned", "reserved", "deprecated")
+TRANSPORTS: tuple[str, ...] = ("tcp", "udp")
+# A status in this set means "kept for later": listed under Reserved Ports, never audited as down.
+RESERVED_STATUSES = frozenset({"planned", "reserved"})
+
+DEFAULT_RANGE = (53000, 54999)
+# The seed's two lists of standard ports ("avoiding common ports" and "Avoid Standard Ports"), merged.
+DEFAULT_AVOID: tuple[int, ...] = (
+    22, 25, 53, 80, 443, 3000, 3306, 5000, 5432, 5672,
+    6379, 8000, 8080, 8443, 9000, 9092, 27017,
+)  # fmt: skip
+DEFAULT_AUDIT_INTERVAL_DAYS = 30
+PORT_MIN, PORT_MAX = 1, 65535
+
+_ID_RUN = re.compile(r"[^a-z0-9]+")
+
+
+def service_id(name: str) -> str:
+    """The id of a display name: lower-cased, each run of other characters one `-`.
+
+    >>> service_id("API Server"), service_id("PostgreSQL"), service_id("**SSE** Worker!")
+    ('api-server', 'postgresql', 'sse-worker')
+    """
+    return _ID_RUN.sub("-", name.lower()).strip("-")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionString:
+    """An environment variable whose value carries the port, e.g. DATABASE_URL.
+
+    `template` holds `{port}` where the port stands, so a move rewrites it without guessing.
+    """
+
+    env_var: str
+    template: str
+
+    def render(self, port: int | None) -> str:
+        return self.template.replace("{port}", "TBD" if port is None else str(port))
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    """A configuration snippet from the page (`bash`, `yaml`, …), kept verbatim."""
+
+    lang: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    name: str
+    ports: dict[str, int | None] = field(default_factory=dict)  # environment -> port; None = TBD
+    protocol: str = "tcp"  # application protocol: http, postgres, redis, tcp, udp, …
+    transport: str = "tcp"
+    status: str = "active"
+    notes: str = ""
+    description: str = ""  # the seed's "Service:" line, e.g. "FastAPI application"
+    process: str = ""
+    deployment: str = ""
+    health_check: str = ""
+    tls: str = ""
+    connections: str = ""
+    configuration: tuple[CodeBlock, ...] = ()
+    connection_strings: tuple[ConnectionString, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    purpose: str = ""  # why a reserved/planned port is kept
+    compose_service: str = ""  # service name in docker-compose files, when it differs from id
+    container_port: int | None = None
+    forced: bool = False  # recorded on purpose despite the policy (`add --force`)
+
+    @property
+    def reserved(self) -> bool:
+        return self.status in RESERVED_STATUSES
+
+    def port(self, environment: str) -> int | None:
+        return self.ports.get(environment)
+
+    def with_port(self, environment: str, port: int | None) -> Service:
+        return replace(self, ports={**self.ports, environment: port})
+
+    @property
+    def primary_port(self) -> int | None:
+        """The port that `{port}` in templates stands for: development's, else the first one."""
+        dev = self.ports.get("development")
+        if dev is not None:
+            return dev
+        return next((p for p in self.ports.values() if p is not None), None)
+
+    def health_check_for(self, environment: str | None) -> str:
+        port = self.primary_port if environment is None else self.ports.get(environment)
+        if not self.health_check or (port is None and "{port}" in self.health_check):
+            return "" if port is None else self.health_check
+        return self.health_check.replace("{port}", str(port))
+
+    def assigned(self) -> list[tuple[str, int]]:
+        """(environment, port) for every environment that has a port."""
+        return [(env, p) for env, p in self.ports.items() if p is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    range_start: int = DEFAULT_RANGE[0]
+    range_end: int = DEFAULT_RANGE[1]
+    avoid: tuple[int, ...] = DEFAULT_AVOID
+    step: int = 1
+    audit_interval_days: int = DEFAULT_AUDIT_INTERVAL_DAYS
+    last_audit: date | None = None
+
+    def in_range(self, port: int) -> bool:
+        return self.range_start <= port <= self.range_end
+
+    @property
+    def size(self) -> int:
+        return len(range(self.range_start, self.range_end + 1, self.step))
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    at: datetime
+    who: str
+    action: str  # add, assign, reserve, release, move, import, update
+    service: str
+    environment: str = ""
+    old_port: int | None = None
+    new_port: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A part of an imported page portreg has no model for; kept so a render loses nothing."""
+
+    heading: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    project: str = ""
+    title: str = "Services and Ports Registry"
+    purpose: str = ""
+    host: str = ""  # the container host shown in the topology, e.g. an address
+    policy: Policy = field(default_factory=Policy)
+    services: dict[str, Service] = field(default_factory=dict)
+    changes: tuple[ChangeEntry, ...] = ()
+    extra_sections: tuple[Section, ...] = ()
+    last_updated: datetime | None = None
+
+    def get(self, sid: str) -> Service | None:
+        return self.services.get(sid)
+
+    def with_service(self, service: Service) -> Registry:
+        return replace(self, services={**self.services, service.id: service})
+
+    def without_service(self, sid: str) -> Registry:
+        return replace(self, services={k: v for k, v in self.services.items() if k != sid})
+
+    def with_change(self, entry: ChangeEntry) -> Registry:
+        return replace(self, changes=(*self.changes, entry), last_updated=entry.at)
+
+    def environments(self) -> list[str]:
+        """The standard environments first, then any other that a service names."""
+        seen = dict.fromkeys(ENVIRONMENTS)
+        for s in self.services.values():
+            seen.update(dict.fromkeys(s.ports))
+        return list(seen)
+
+    def holders(self, port: int) -> list[tuple[Service, str]]:
+        """Every (service, environment) that has `port` registered, reserved services included."""
+        return [(s, env) for s in self.services.values() for env, p in s.ports.items() if p == port]
+
+    def taken_ports(self) -> set[int]:
+        return {p for s in self.services.values() for _, p in s.assigned()}

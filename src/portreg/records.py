@@ -1,0 +1,63 @@
+"""The registry as JSON-ready records: the shapes `list --json`, `show --json` and the server share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portreg.model import Registry, Service
+
+
+def service_rows(registry: Registry, environment: str | None = None) -> list[dict[str, Any]]:
+    """One object per service and environment (DESIGN.md's `list --json`); TBD is `null`."""
+    envs = registry.environments()
+    rows: list[dict[str, Any]] = []
+    for s in registry.services.values():
+        ports = s.ports or {"development": None}
+        for env in sorted(ports, key=envs.index):
+            if environment is None or env == environment:
+                rows.append(row(s, env))
+    return rows
+
+
+def row(s: Service, env: str) -> dict[str, Any]:
+    return {
+        "service": s.id,
+        "name": s.name,
+        "environment": env,
+        "port": s.ports.get(env),
+        "protocol": s.protocol,
+        "transport": s.transport,
+        "status": s.status,
+        "notes": s.notes,
+        "health_check": s.health_check_for(env),
+        "purpose": s.purpose,
+    }
+
+
+def service_detail(s: Service) -> dict[str, Any]:
+    """Everything recorded about one service, templates filled in with its own port."""
+    port = s.primary_port
+    return {
+        "service": s.id,
+        "name": s.name,
+        "status": s.status,
+        "protocol": s.protocol,
+        "transport": s.transport,
+        "ports": dict(s.ports),
+        "notes": s.notes,
+        "description": s.description,
+        "process": s.process,
+        "deployment": s.deployment,
+        "health_check": s.health_check_for(None),
+        "tls": s.tls,
+        "connections": s.connections,
+        "purpose": s.purpose,
+        "depends_on": list(s.depends_on),
+        "connection_strings": {c.env_var: c.render(port) for c in s.connection_strings},
+        "configuration": [
+            {"lang": c.lang, "text": c.text.replace("{port}", str(port))} for c in s.configuration
+        ],
+        "compose_service": s.compose_service,
+        "container_port": s.container_port,
+        "forced": s.forced,
+    }

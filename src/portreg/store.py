@@ -1,0 +1,467 @@
+"""The registry file `ports.toml`: read fast, edit in place, never torn.
+
+Reads use the standard library's `tomllib` (the command line's hot path); writes go through
+tomlkit so a hand-edited file keeps its comments, order and layout — only changed values move.
+Every write happens under an exclusive `flock` on the registry's directory and lands with a
+temp file + `fsync` + `os.replace`, so a reader sees the old file or the new one, and a process
+killed mid-write leaves the old one (the kernel drops the lock with the process: no stale lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from portreg.errors import PortregError
+from portreg.model import (
+    PORT_MAX,
+    PORT_MIN,
+    STATUSES,
+    TRANSPORTS,
+    ChangeEntry,
+    CodeBlock,
+    ConnectionString,
+    Policy,
+    Registry,
+    Section,
+    Service,
+)
+
+FILENAME = "ports.toml"
+TBD = "TBD"
+T = TypeVar("T")
+
+_HEADER = """\
+# portreg registry: the source of truth for this project's service ports.
+# Edit by hand or with `portreg`; `portreg render` writes the Markdown page from it.
+"""
+
+
+# --- locating --------------------------------------------------------------------------------
+
+
+def find_registry(cwd: Path, environ: Mapping[str, str], explicit: str | None = None) -> Path | None:
+    """`--registry`, else `PORTREG_REGISTRY`, else the nearest ports.toml walking up from cwd."""
+    chosen = explicit or environ.get("PORTREG_REGISTRY")
+    if chosen:
+        return Path(chosen)
+    for d in (cwd, *cwd.parents):
+        candidate = d / FILENAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+# --- files: lock and atomic replace ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Exclusive lock for writers of `path`, held on its directory.
+
+    The directory, not the file: `os.replace` swaps the file's inode, so a lock on the old
+    inode would not exclude a writer that opened the new one.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise PortregError(f"cannot open {directory}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new, never half."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PortregError(
+            f"no registry at {path} (run `portreg init` or pass --registry)"
+        ) from None
+    except UnicodeDecodeError:
+        raise PortregError(f"{path}: not a text file (expected TOML in UTF-8)") from None
+    except OSError as exc:
+        raise PortregError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def load(path: Path) -> Registry:
+    return loads(read_text(path), source=str(path))
+
+
+def loads(text: str, source: str = FILENAME) -> Registry:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already names the line: "... (at line 7, column 12)".
+        raise PortregError(f"{source}: invalid TOML: {exc}") from None
+    return _Reader(source).registry(data)
+
+
+class _Reader:
+    """Turns parsed TOML into model values, naming the key path of anything malformed."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, what: str) -> PortregError:
+        return PortregError(f"{self.source}: {where}: {what}")
+
+    def string(self, table: Mapping[str, Any], key: str, where: str, default: str = "") -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{key}", f"expected a string, got {value!r}")
+        return value
+
+    def port(self, value: Any, where: str) -> int | None:
+        if value == TBD:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(where, f"expected a port number or \"TBD\", got {value!r}")
+        if not PORT_MIN <= value <= PORT_MAX:
+            raise self.fail(where, f"port {value} is out of bounds (1-65535)")
+        return value
+
+    def registry(self, data: Mapping[str, Any]) -> Registry:
+        meta = data.get("registry", {})
+        if not isinstance(meta, dict):
+            raise self.fail("registry", "expected a table")
+        services_raw = data.get("services", {})
+        if not isinstance(services_raw, dict):
+            raise self.fail("services", "expected a table of services")
+        services = {
+            sid: self.service(sid, raw)
+            for sid, raw in services_raw.items()
+        }
+        last_updated = meta.get("last_updated")
+        return Registry(
+            project=self.string(meta, "project", "registry"),
+            title=self.string(meta, "title", "registry", Registry.title),
+            purpose=self.string(meta, "purpose", "registry"),
+            host=self.string(meta, "host", "registry"),
+            policy=self.policy(data.get("policy", {})),
+            services=services,
+            changes=tuple(self.change(i, c) for i, c in enumerate(data.get("changes", []))),
+            extra_sections=tuple(
+                Section(self.string(s, "heading", "sections"), self.string(s, "body", "sections"))
+                for s in data.get("sections", [])
+            ),
+            last_updated=_naive_utc(last_updated) if last_updated is not None else None,
+        )
+
+    def policy(self, raw: Any) -> Policy:
+        if not isinstance(raw, dict):
+            raise self.fail("policy", "expected a table")
+        default = Policy()
+        rng = raw.get("range", [default.range_start, default.range_end])
+        if (
+            not isinstance(rng, list)
+            or len(rng) != 2
+            or not all(isinstance(p, int) and PORT_MIN <= p <= PORT_MAX for p in rng)
+            or rng[0] > rng[1]
+        ):
+            raise self.fail("policy.range", f"expected [start, end] within 1-65535, got {rng!r}")
+        avoid = raw.get("avoid", list(default.avoid))
+        if not isinstance(avoid, list) or not all(isinstance(p, int) for p in avoid):
+            raise self.fail("policy.avoid", "expected a list of port numbers")
+        step = raw.get("step", 1)
+        interval = raw.get("audit_interval_days", default.audit_interval_days)
+        for key, value in (("step", step), ("audit_interval_days", interval)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise self.fail(f"policy.{key}", f"expected a positive integer, got {value!r}")
+        last = raw.get("last_audit")
+        if last is not None and not isinstance(last, date):
+            raise self.fail("policy.last_audit", f"expected a date, got {last!r}")
+        if isinstance(last, datetime):
+            last = last.date()
+        return Policy(rng[0], rng[1], tuple(avoid), step, interval, last)
+
+    def service(self, sid: str, raw: Any) -> Service:
+        where = f"services.{sid}"
+        if not isinstance(raw, dict):
+            raise self.fail(where, "expected a table")
+        ports_raw = raw.get("ports", {})
+        if not isinstance(ports_raw, dict):
+            raise self.fail(f"{where}.ports", "expected a table of environment = port")
+        ports = {env: self.port(p, f"{where}.ports.{env}") for env, p in ports_raw.items()}
+        status = self.string(raw, "status", where, "active")
+        if status not in STATUSES:
+            raise self.fail(f"{where}.status", f"unknown status {status!r} ({', '.join(STATUSES)})")
+        transport = self.string(raw, "transport", where, "tcp")
+        if transport not in TRANSPORTS:
+            raise self.fail(f"{where}.transport", f"expected tcp or udp, got {transport!r}")
+        conns = raw.get("connection_strings", {})
+        if not isinstance(conns, dict):
+            raise self.fail(f"{where}.connection_strings", "expected a table of VAR = url")
+        config = raw.get("configuration", [])
+        if not isinstance(config, list):
+            raise self.fail(f"{where}.configuration", "expected an array of tables")
+        deps = raw.get("depends_on", [])
+        if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            raise self.fail(f"{where}.depends_on", "expected a list of service ids")
+        container = raw.get("container_port")
+        strings = {
+            name: self.string(raw, name, where)
+            for name in (
+                "notes", "description", "process", "deployment", "health_check", "tls",
+                "connections", "purpose", "compose_service",
+            )
+        }  # fmt: skip
+        return Service(
+            id=sid,
+            name=self.string(raw, "name", where, sid),
+            ports=ports,
+            protocol=self.string(raw, "protocol", where, "tcp"),
+            transport=transport,
+            status=status,
+            configuration=tuple(
+                CodeBlock(
+                    self.string(c, "lang", f"{where}.configuration"),
+                    self.string(c, "text", f"{where}.configuration"),
+                )
+                for c in config
+            ),
+            connection_strings=tuple(
+                ConnectionString(k, self.string(conns, k, f"{where}.connection_strings"))
+                for k in conns
+            ),
+            depends_on=tuple(deps),
+            container_port=None
+            if container is None
+            else self.port(container, f"{where}.container_port"),
+            forced=bool(raw.get("forced", False)),
+            **strings,
+        )
+
+    def change(self, i: int, raw: Any) -> ChangeEntry:
+        where = f"changes[{i}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("at"), datetime):
+            raise self.fail(where, "expected a table with an `at` date-time")
+        return ChangeEntry(
+            at=_naive_utc(raw["at"]),
+            who=self.string(raw, "who", where),
+            action=self.string(raw, "action", where),
+            service=self.string(raw, "service", where),
+            environment=self.string(raw, "environment", where),
+            old_port=self.port(raw.get("old", TBD), f"{where}.old"),
+            new_port=self.port(raw.get("new", TBD), f"{where}.new"),
+            reason=self.string(raw, "reason", where),
+        )
+
+
+def _naive_utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.replace(microsecond=0)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    raise PortregError(f"expected a date-time, got {value!r}")
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def to_data(registry: Registry) -> dict[str, Any]:
+    """The registry as plain TOML-able data; defaults and empty values are left out."""
+    meta: dict[str, Any] = {"project": registry.project, "title": registry.title}
+    if registry.purpose:
+        meta["purpose"] = registry.purpose
+    if registry.host:
+        meta["host"] = registry.host
+    if registry.last_updated is not None:
+        meta["last_updated"] = registry.last_updated
+    p = registry.policy
+    policy: dict[str, Any] = {
+        "range": [p.range_start, p.range_end],
+        "avoid": list(p.avoid),
+        "step": p.step,
+        "audit_interval_days": p.audit_interval_days,
+    }
+    if p.last_audit is not None:
+        policy["last_audit"] = p.last_audit
+    data: dict[str, Any] = {
+        "registry": meta,
+        "policy": policy,
+        "services": {s.id: _service_data(s) for s in registry.services.values()},
+    }
+    if registry.extra_sections:
+        data["sections"] = [{"heading": s.heading, "body": s.body} for s in registry.extra_sections]
+    if registry.changes:
+        data["changes"] = [_change_data(c) for c in registry.changes]
+    return data
+
+
+_SERVICE_ORDER = (
+    "name", "status", "protocol", "transport", "ports", "notes", "description", "process",
+    "deployment", "health_check", "tls", "connections", "purpose", "depends_on",
+    "compose_service", "container_port", "forced", "connection_strings", "configuration",
+)  # fmt: skip
+
+
+def _service_data(s: Service) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    defaults = {f.name: f.default for f in fields(Service) if isinstance(f.default, str | bool)}
+    for key in _SERVICE_ORDER:
+        if key == "ports":
+            out["ports"] = {env: TBD if p is None else p for env, p in s.ports.items()}
+        elif key == "depends_on":
+            if s.depends_on:
+                out[key] = list(s.depends_on)
+        elif key == "container_port":
+            if s.container_port is not None:
+                out[key] = s.container_port
+        elif key == "connection_strings":
+            if s.connection_strings:
+                out[key] = {c.env_var: c.template for c in s.connection_strings}
+        elif key == "configuration":
+            if s.configuration:
+                out[key] = [{"lang": c.lang, "text": c.text} for c in s.configuration]
+        else:
+            value = getattr(s, key)
+            # name and status are always written, so a reader of the file never guesses.
+            if key in ("name", "status", "protocol", "transport") or value != defaults.get(key):
+                out[key] = value
+    return out
+
+
+def _change_data(c: ChangeEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {"at": c.at, "who": c.who, "action": c.action, "service": c.service}
+    if c.environment:
+        out["environment"] = c.environment
+    out["old"] = TBD if c.old_port is None else c.old_port
+    out["new"] = TBD if c.new_port is None else c.new_port
+    if c.reason:
+        out["reason"] = c.reason
+    return out
+
+
+def dumps(registry: Registry, previous: str | None = None) -> str:
+    """The TOML text of `registry`, edited into `previous` when given so its layout survives."""
+    import tomlkit
+
+    doc = tomlkit.parse(previous) if previous else tomlkit.document()
+    if not previous:
+        for line in _HEADER.splitlines():
+            doc.add(tomlkit.comment(line.removeprefix("# ")))
+        doc.add(tomlkit.nl())
+    _merge(doc, to_data(registry))
+    return doc.as_string()
+
+
+def _merge(target: Any, new: Mapping[str, Any]) -> None:
+    """Make tomlkit container `target` hold `new`, touching only keys whose values changed."""
+    for key in [k for k in target if k not in new]:
+        del target[key]
+    for key, value in new.items():
+        if key in target:
+            old = target[key]
+            if _plain(old) == value:
+                continue
+            if isinstance(value, dict) and hasattr(old, "items"):
+                _merge(old, value)
+                continue
+            if isinstance(value, list) and _is_table_list(value) and isinstance(old, list):
+                old_plain = _plain(old)
+                if value[: len(old_plain)] == old_plain:
+                    for item in value[len(old_plain) :]:
+                        old.append(_item(item))
+                    continue
+        target[key] = _item(value, key)
+
+
+def _is_table_list(value: list[Any]) -> bool:
+    return bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _plain(value: Any) -> Any:
+    return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+def _item(value: Any, key: str = "") -> Any:
+    import tomlkit
+
+    if isinstance(value, dict):
+        if key in ("ports", "connection_strings"):
+            table: Any = tomlkit.inline_table()
+            table.update(value)
+            return table
+        # [services] itself carries no keys: only its [services.<id>] sub-tables are written.
+        out = tomlkit.table(is_super_table=key == "services" and bool(value))
+        for k, v in value.items():
+            out.add(k, _item(v, k))
+        return out
+    if isinstance(value, list) and _is_table_list(value):
+        aot = tomlkit.aot()
+        for v in value:
+            aot.append(_item(v))
+        return aot
+    if isinstance(value, str) and "\n" in value and "'''" not in value:
+        return tomlkit.string(value, literal=True, multiline=True)
+    return tomlkit.item(value)
+
+
+# --- transactions ------------------------------------------------------------------------------
+
+
+def mutate(path: Path, change: Callable[[Registry], tuple[Registry, T]]) -> T:
+    """Read, change and write the registry under the lock; write only if something changed."""
+    with locked(path):
+        text = read_text(path)
+        before = loads(text, source=str(path))
+        after, result = change(before)
+        if after != before:
+            atomic_write(path, dumps(after, previous=text))
+        return result
+
+
+def create(path: Path, registry: Registry) -> None:
+    """Write a new registry; refuses to overwrite one that exists."""
+    with locked(path):
+        if path.exists():
+            raise PortregError(f"{path} already exists")
+        atomic_write(path, dumps(registry))
+
+
+def now() -> datetime:
+    """The time stamps of the change log: UTC, whole seconds, naive (as the seed writes them)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
