@@ -1,0 +1,5 @@
+import sys
+
+from portreg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""Fixtures every test area shares: running the real `portreg` command, the seed page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+SEED = DATA / "seed.md"
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def portreg_cmd() -> list[str]:
+    """The installed console script when there is one (what users run), else `python -m`."""
+    script = Path(sys.executable).with_name("portreg")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "portreg"]
+
+
+@pytest.fixture
+def seed_path() -> Path:
+    return SEED
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    """`run("list", "--json", cwd=...)`: the real command line in a subprocess (cwd: tmp_path)."""
+
+    def _run(
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("PORTREG_")}
+        full_env.update(env or {})
+        return subprocess.run(
+            [*portreg_cmd(), *args],
+            cwd=cwd or tmp_path,
+            env=full_env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return _run
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int = 2) -> None:
+    """The contract for bad input: exit code, exactly one `error: ` line, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
