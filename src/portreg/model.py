@@ -22,6 +22,7 @@ DEFAULT_AVOID: tuple[int, ...] = (
     6379, 8000, 8080, 8443, 9000, 9092, 27017,
 )  # fmt: skip
 DEFAULT_AUDIT_INTERVAL_DAYS = 30
+DEFAULT_TITLE = "Services and Ports Registry"
 PORT_MIN, PORT_MAX = 1, 65535
 
 _ID_RUN = re.compile(r"[^a-z0-9]+")
@@ -150,7 +151,7 @@ class Section:
 @dataclass(frozen=True, slots=True)
 class Registry:
     project: str = ""
-    title: str = "Services and Ports Registry"
+    title: str = DEFAULT_TITLE
     purpose: str = ""
     host: str = ""  # the container host shown in the topology, e.g. an address
     policy: Policy = field(default_factory=Policy)

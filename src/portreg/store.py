@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from portreg.errors import PortregError
 from portreg.model import (
+    DEFAULT_TITLE,
     PORT_MAX,
     PORT_MIN,
     STATUSES,
@@ -175,7 +176,7 @@ class _Reader:
         last_updated = meta.get("last_updated")
         return Registry(
             project=self.string(meta, "project", "registry"),
-            title=self.string(meta, "title", "registry", Registry.title),
+            title=self.string(meta, "title", "registry", DEFAULT_TITLE),
             purpose=self.string(meta, "purpose", "registry"),
             host=self.string(meta, "host", "registry"),
             policy=self.policy(data.get("policy", {})),
@@ -446,12 +447,23 @@ def _item(value: Any, key: str = "") -> Any:
 def mutate(path: Path, change: Callable[[Registry], tuple[Registry, T]]) -> T:
     """Read, change and write the registry under the lock; write only if something changed."""
     with locked(path):
+        _sweep_temp_files(path)
         text = read_text(path)
         before = loads(text, source=str(path))
         after, result = change(before)
         if after != before:
             atomic_write(path, dumps(after, previous=text))
         return result
+
+
+def _sweep_temp_files(path: Path) -> None:
+    """Remove temp files of writers killed before their `os.replace`.
+
+    Called under the lock, so no live writer owns one of them.
+    """
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 def create(path: Path, registry: Registry) -> None:

@@ -28,7 +28,7 @@ def run(env: object, argv: list[str]) -> int:
 
     assert isinstance(env, Environment)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
         env.registry_option = args.registry
         env.json = bool(getattr(args, "json", False))
         module = importlib.import_module(f"portreg.commands.{args.module}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from portreg.errors import PortregError
-from portreg.model import ChangeEntry, Registry, Service
+from portreg.model import DEFAULT_TITLE, ChangeEntry, Registry, Service
 from portreg.ops import Stamp
 
 
@@ -109,7 +109,7 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
         registry = replace(
             registry,
             project=inc.project or registry.project,
-            title=inc.title if inc.title and inc.title != Registry.title else registry.title,
+            title=inc.title if inc.title and inc.title != DEFAULT_TITLE else registry.title,
             purpose=inc.purpose or registry.purpose,
             host=inc.host or registry.host,
             extra_sections=_union(registry.extra_sections, inc.extra_sections),
