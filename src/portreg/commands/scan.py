@@ -1,0 +1,98 @@
+"""`scan [--range A-B] [--json]`: every listening TCP and unconnected UDP socket on this host.
+
+JSON: an array, one object per socket (`port`, `protocol`, `address`, `family`, `pid`,
+`process`, `cmdline`, `user`, `namespace`, `uid`, `dual_stack`), sorted by port. `pid` is null
+where the holder cannot be seen ("owner unknown"). The JSON never reads the registry, so it
+is the host alone and stays fast; the human table adds a "Registered to" column when a
+ports.toml is found (no registry is fine). Exit 0 always: scanning finds facts, not problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from portreg.environment import Environment
+from portreg.errors import ExitCode
+from portreg.views import Table, View
+
+if TYPE_CHECKING:
+    from portreg.host import Listener
+    from portreg.model import Registry
+
+
+def address(lst: Listener) -> str:
+    """`127.0.0.1`, `[::1]`, `[::] (v4+v6)` — as `ss` writes them, dual-stack named."""
+    if lst.family == "ipv4":
+        return lst.address
+    text = f"[{lst.address}]"
+    return f"{text} (v4+v6)" if lst.dual_stack else text
+
+
+def owner(lst: Listener) -> str:
+    if lst.pid is None:
+        return "owner unknown"
+    return f"{lst.process or '?'} (pid {lst.pid})"
+
+
+def registered(registry: Registry | None, port: int) -> str:
+    if registry is None:
+        return ""
+    return ", ".join(f"{s.id} ({env})" for s, env in registry.holders(port))
+
+
+def load_registry(env: Environment) -> Registry | None:
+    """The registry when one is configured or found; None means host only."""
+    if not (env.is_remote or env.registry_location is not None):
+        return None
+    from portreg.backend import open_backend
+
+    return open_backend(env).load()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    found: list[Listener]
+    port_range: tuple[int, int] | None = None
+    registry: Registry | None = None
+    has_registry: bool = False
+    exit_code: ExitCode = ExitCode.OK
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> Any:
+        return [lst.to_json() for lst in self.found]
+
+    def views(self) -> list[View]:
+        namespaced = any(lst.namespace for lst in self.found)
+        columns = ["Port", "Proto", "Address", "Owner", "User"]
+        if namespaced:
+            columns.append("Namespace")
+        if self.has_registry:
+            columns.append("Registered to")
+        rows = []
+        for lst in self.found:
+            row = [str(lst.port), lst.protocol, address(lst), owner(lst), lst.user or "?"]
+            if namespaced:
+                row.append(lst.namespace or "host")
+            if self.has_registry:
+                row.append(registered(self.registry, lst.port) or "-")
+            rows.append(tuple(row))
+        unknown = sum(1 for lst in self.found if lst.pid is None)
+        where = f" in {self.port_range[0]}-{self.port_range[1]}" if self.port_range else ""
+        caption = f"{len(self.found)} listening socket(s){where}"
+        if unknown:
+            caption += f"; {unknown} with owner unknown (its process is not visible here)"
+        if not self.has_registry:
+            caption += "; no registry found (host only)"
+        return [Table(tuple(columns), tuple(rows), title="Listening sockets", caption=caption)]
+
+
+def run(env: Environment, args: argparse.Namespace) -> ScanResult:
+    from portreg.host import listeners
+
+    port_range: tuple[int, int] | None = args.range
+    registry = None if env.json else load_registry(env)
+    return ScanResult(
+        listeners(port_range), port_range, registry, has_registry=registry is not None
+    )
