@@ -95,6 +95,8 @@ def socket_holders(wanted: Iterable[int], all_pids: Iterable[int]) -> dict[int, 
             for name in names:
                 try:
                     ino = get(readlink(name, dir_fd=dfd))
+                except PermissionError:
+                    break  # ptrace access is per process: none of its fds will read
                 except OSError:
                     continue  # the fd closed meanwhile
                 if ino is not None and ino not in found:

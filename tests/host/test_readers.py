@@ -1,0 +1,70 @@
+"""The readers underneath: netlink against /proc/net, the kernel filter, vanished processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from portreg.host import _netlink, _proc, _procnet, listeners
+from tests.host._support import holding
+
+
+def _keys(raws: list[_netlink.Raw]) -> set[tuple[str, str, bytes, int, int]]:
+    return {(p, f, a, port, ino) for p, f, a, port, ino, _uid, _v6 in raws}
+
+
+def test_netlink_and_proc_net_agree() -> None:
+    with holding({"tcp6_loop": 2, "udp6_loop": 2, "dual": 1, "v6only": 1}):
+        for _ in range(5):  # other tests' sockets may come and go between the two reads
+            nl, pn = _netlink.dump(), _procnet.dump()
+            if _keys(nl) == _keys(pn):
+                break
+    assert _keys(nl) == _keys(pn)
+    assert {(r[3], r[5]) for r in nl} == {(r[3], r[5]) for r in pn}  # same uids
+    assert all(r[6] is None for r in pn)
+    assert all((r[6] is None) == (r[1] == "ipv4") for r in nl)  # SKV6ONLY on every v6 socket
+
+
+def test_kernel_range_filter_keeps_exactly_the_range() -> None:
+    with holding({"tcp6_loop": 4, "udp6_loop": 2}) as h:
+        ports = sorted(h["tcp6_loop"] + h["udp6_loop"])
+        lo, hi = ports[1], ports[-2]
+        everything = _netlink.dump()
+        ranged = _netlink.dump((lo, hi))
+        single = _netlink.dump((ports[0], ports[0]))
+    assert set(ranged) <= set(everything)
+    assert all(lo <= r[3] <= hi for r in ranged)
+    mine = {r[3] for r in ranged if r[3] in ports}
+    assert mine == {p for p in ports if lo <= p <= hi}
+    assert ports[0] in {r[3] for r in single} and all(r[3] == ports[0] for r in single)
+    assert len(_netlink.bytecode((lo, hi))) == 16
+
+
+def test_a_process_that_exited_is_simply_not_known() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    gone = child.pid
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        ino = next(r[4] for r in _netlink.dump() if r[3] == s.getsockname()[1])
+        assert _proc.socket_holders({ino}, [gone, 999_999_999]) == {}
+        assert _proc.foreign_netns([gone], None) == {}
+        assert _procnet.dump(None, f"/proc/{gone}/net") == []
+        owner = _proc.owner(gone)
+        assert (owner.process, owner.cmdline, owner.user) == (None, None, None)
+        assert _proc.socket_holders({ino}, [gone, os.getpid()]) == {ino: os.getpid()}
+
+
+def test_listeners_without_owners_skip_the_fd_walk() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        bare = listeners((port, port), owners=False)
+        full = listeners((port, port))
+    assert [(x.port, x.protocol, x.pid) for x in bare] == [(port, "udp", None)]
+    comm = Path("/proc/self/comm").read_text().strip()
+    assert [x.process for x in full] == [comm]
