@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# The whole suite: lint, types, tests. Called by `make test` (which builds .venv first) and CI.
+# The whole suite: lint, types, the project's own `portreg sync --check`, then pytest.
+# Called by `make test` (which builds .venv first) and by CI's .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+if [ ! -x /usr/bin/chromium ]; then
+    echo "test: installing Debian's chromium for the browser tests"
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+fi
+
 "$BIN/ruff" check src tests benchmarks
 "$BIN/ruff" format --check src tests benchmarks
 "$BIN/mypy"
+"$BIN/portreg" sync --check
 exec "$BIN/pytest" "$@"

@@ -7,11 +7,13 @@ server (`portreg.client.RemoteBackend`), anything else the local file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from portreg.environment import Environment
 from portreg.model import Registry
-from portreg.ops import Outcome, Stamp
+
+if TYPE_CHECKING:
+    from portreg.ops import Outcome, Stamp
 
 
 class Backend(Protocol):
@@ -47,6 +49,8 @@ class LocalBackend:
         self.path = path
 
     def _stamp(self) -> Stamp:
+        from portreg.ops import Stamp
+
         return Stamp(who=self.env.who, at=self.env.now())
 
     def load(self) -> Registry:
@@ -59,18 +63,24 @@ class LocalBackend:
     ) -> Outcome:
         from portreg import ops
         from portreg.commands._common import live_ports
+        from portreg.model import service_id
         from portreg.store import mutate
 
         stamp = self._stamp()
 
         def change(r: Registry) -> tuple[Registry, Outcome]:
-            existing = r.get(ref) or r.get(ops.service_id(ref))
+            existing = r.get(ref) or r.get(service_id(ref))
             if existing is not None and existing.ports.get(environment) is not None:
                 return ops.assign(r, ref, environment, stamp)  # no host scan needed
             return ops.assign(
-                r, ref, environment, stamp,
-                live=live_ports(r), protocol=protocol, transport=transport,
-            )  # fmt: skip
+                r,
+                ref,
+                environment,
+                stamp,
+                live=live_ports(r),
+                protocol=protocol,
+                transport=transport,
+            )
 
         return mutate(self.path, change)
 
@@ -95,10 +105,19 @@ class LocalBackend:
         return mutate(
             self.path,
             lambda r: ops.add(
-                r, ref, port, environment, stamp, live=live, protocol=protocol,
-                transport=transport, status=status, notes=notes, force=force,
+                r,
+                ref,
+                port,
+                environment,
+                stamp,
+                live=live,
+                protocol=protocol,
+                transport=transport,
+                status=status,
+                notes=notes,
+                force=force,
             ),
-        )  # fmt: skip
+        )
 
     def reserve(self, ref: str, *, port: int | None, purpose: str, environment: str) -> Outcome:
         from portreg import ops
@@ -109,10 +128,15 @@ class LocalBackend:
         return mutate(
             self.path,
             lambda r: ops.reserve(
-                r, ref, stamp, port=port, purpose=purpose, environment=environment,
+                r,
+                ref,
+                stamp,
+                port=port,
+                purpose=purpose,
+                environment=environment,
                 live=live_ports(r) | (set() if port is None else _live_one(port)),
             ),
-        )  # fmt: skip
+        )
 
     def release(self, ref: str, *, environment: str | None) -> Outcome:
         from portreg import ops

@@ -16,6 +16,8 @@ from portreg.errors import PortregError
 
 @dataclass
 class Environment:
+    """Streams, working directory, environment variables and options of one command run."""
+
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     cwd: Path = field(default_factory=Path.cwd)
@@ -67,8 +69,12 @@ class Environment:
         try:
             out = subprocess.run(
                 ["git", "config", "user.name"],
-                capture_output=True, text=True, timeout=2, cwd=self.cwd, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                timeout=2,
+                cwd=self.cwd,
+                check=False,
+            )
             if out.returncode == 0 and out.stdout.strip():
                 return out.stdout.strip()
         except (OSError, subprocess.SubprocessError):

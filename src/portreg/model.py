@@ -16,11 +16,9 @@ TRANSPORTS: tuple[str, ...] = ("tcp", "udp")
 RESERVED_STATUSES = frozenset({"planned", "reserved"})
 
 DEFAULT_RANGE = (53000, 54999)
-# The seed's two lists of standard ports ("avoiding common ports" and "Avoid Standard Ports"), merged.
-DEFAULT_AVOID: tuple[int, ...] = (
-    22, 25, 53, 80, 443, 3000, 3306, 5000, 5432, 5672,
-    6379, 8000, 8080, 8443, 9000, 9092, 27017,
-)  # fmt: skip
+# The seed's two lists of standard ports ("avoiding common ports", "Avoid Standard Ports").
+DEFAULT_AVOID: tuple[int, ...] = (22, 25, 53, 80, 443, 3000, 3306, 5000, 5432, 5672, 6379,
+                                  8000, 8080, 8443, 9000, 9092, 27017)  # fmt: skip
 DEFAULT_AUDIT_INTERVAL_DAYS = 30
 DEFAULT_TITLE = "Services and Ports Registry"
 PORT_MIN, PORT_MAX = 1, 65535
@@ -61,6 +59,8 @@ class CodeBlock:
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """One service: its ports per environment and everything the seed page says of it."""
+
     id: str
     name: str
     ports: dict[str, int | None] = field(default_factory=dict)  # environment -> port; None = TBD
@@ -113,6 +113,8 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """The rules for picking ports: range, avoid list, step, audit interval."""
+
     range_start: int = DEFAULT_RANGE[0]
     range_end: int = DEFAULT_RANGE[1]
     avoid: tuple[int, ...] = DEFAULT_AVOID
@@ -130,6 +132,8 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class ChangeEntry:
+    """One line of the change log: who moved what, when and why."""
+
     at: datetime
     who: str
     action: str  # add, assign, reserve, release, move, import, update
@@ -150,6 +154,8 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Registry:
+    """The whole registry: services, policy, change log, page metadata."""
+
     project: str = ""
     title: str = DEFAULT_TITLE
     purpose: str = ""

@@ -25,6 +25,8 @@ class Stamp:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What a write did: the service, environment and port it ended with."""
+
     service: str
     environment: str
     port: int | None
@@ -93,7 +95,9 @@ def assign(
         )
     else:
         service = existing.with_port(environment, port)
-    updated = _log(registry.with_service(service), stamp, "assign", service, environment, None, port)
+    updated = _log(
+        registry.with_service(service), stamp, "assign", service, environment, None, port
+    )
     return updated, Outcome(service.id, environment, port, True)
 
 
@@ -138,7 +142,9 @@ def add(
     )
     if existing == service:
         return registry, Outcome(sid, environment, port, False, tuple(warnings))
-    updated = _log(registry.with_service(service), stamp, "add", service, environment, current, port)
+    updated = _log(
+        registry.with_service(service), stamp, "add", service, environment, current, port
+    )
     return updated, Outcome(sid, environment, port, True, tuple(warnings))
 
 
@@ -155,7 +161,9 @@ def reserve(
     """Keep a port for a planned service (the seed's Reserved Ports table)."""
     existing = registry.get(ref) or registry.get(service_id(ref))
     if existing is not None and not existing.reserved:
-        raise PortregError(f"{existing.id} is already registered ({existing.status}); nothing to reserve")
+        raise PortregError(
+            f"{existing.id} is already registered ({existing.status}); nothing to reserve"
+        )
     current = existing.ports.get(environment) if existing else None
     if current is not None and (port is None or port == current):
         if purpose and existing is not None and purpose != existing.purpose:
@@ -169,7 +177,9 @@ def reserve(
         _fail_if(judge(registry, port, live=live, owner=sid).problems)
     base = existing or Service(id=sid, name=ref, status="reserved")
     service = replace(base.with_port(environment, port), purpose=purpose or base.purpose)
-    updated = _log(registry.with_service(service), stamp, "reserve", service, environment, current, port)
+    updated = _log(
+        registry.with_service(service), stamp, "reserve", service, environment, current, port
+    )
     return updated, Outcome(sid, environment, port, True)
 
 
@@ -189,5 +199,7 @@ def release(
     if old is None:
         return registry, Outcome(service.id, environment, None, False)
     service = service.with_port(environment, None)
-    updated = _log(registry.with_service(service), stamp, "release", service, environment, old, None)
+    updated = _log(
+        registry.with_service(service), stamp, "release", service, environment, old, None
+    )
     return updated, Outcome(service.id, environment, None, True)

@@ -62,9 +62,7 @@ def judge(
     if port in policy.avoid:
         problems.append(f"port {port} is a standard port on the avoid list")
     if not policy.in_range(port):
-        problems.append(
-            f"port {port} is outside the range {policy.range_start}-{policy.range_end}"
-        )
+        problems.append(f"port {port} is outside the range {policy.range_start}-{policy.range_end}")
     others = sorted({s.id for s, _ in registry.holders(port) if s.id != owner})
     if others:
         problems.append(f"port {port} is already registered to {', '.join(others)}")

@@ -1,4 +1,4 @@
-"""The registry as JSON-ready records: the shapes `list --json`, `show --json` and the server share."""
+"""JSON-ready records: the shapes that `list --json`, `show --json` and the server share."""
 
 from __future__ import annotations
 

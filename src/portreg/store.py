@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
@@ -49,7 +48,9 @@ _HEADER = """\
 # --- locating --------------------------------------------------------------------------------
 
 
-def find_registry(cwd: Path, environ: Mapping[str, str], explicit: str | None = None) -> Path | None:
+def find_registry(
+    cwd: Path, environ: Mapping[str, str], explicit: str | None = None
+) -> Path | None:
     """`--registry`, else `PORTREG_REGISTRY`, else the nearest ports.toml walking up from cwd."""
     chosen = explicit or environ.get("PORTREG_REGISTRY")
     if chosen:
@@ -90,6 +91,8 @@ def atomic_write(path: Path, text: str) -> None:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
@@ -157,7 +160,7 @@ class _Reader:
         if value == TBD:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(where, f"expected a port number or \"TBD\", got {value!r}")
+            raise self.fail(where, f'expected a port number or "TBD", got {value!r}')
         if not PORT_MIN <= value <= PORT_MAX:
             raise self.fail(where, f"port {value} is out of bounds (1-65535)")
         return value
@@ -169,10 +172,7 @@ class _Reader:
         services_raw = data.get("services", {})
         if not isinstance(services_raw, dict):
             raise self.fail("services", "expected a table of services")
-        services = {
-            sid: self.service(sid, raw)
-            for sid, raw in services_raw.items()
-        }
+        services = {sid: self.service(sid, raw) for sid, raw in services_raw.items()}
         last_updated = meta.get("last_updated")
         return Registry(
             project=self.string(meta, "project", "registry"),
@@ -243,10 +243,17 @@ class _Reader:
         strings = {
             name: self.string(raw, name, where)
             for name in (
-                "notes", "description", "process", "deployment", "health_check", "tls",
-                "connections", "purpose", "compose_service",
+                "notes",
+                "description",
+                "process",
+                "deployment",
+                "health_check",
+                "tls",
+                "connections",
+                "purpose",
+                "compose_service",
             )
-        }  # fmt: skip
+        }
         return Service(
             id=sid,
             name=self.string(raw, "name", where, sid),
@@ -289,11 +296,12 @@ class _Reader:
         )
 
 
-def _naive_utc(value: Any) -> datetime:
+def _naive_utc(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.replace(microsecond=0)
+        moment: datetime = value.replace(microsecond=0)
+        return moment
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     raise PortregError(f"expected a date-time, got {value!r}")
@@ -333,10 +341,26 @@ def to_data(registry: Registry) -> dict[str, Any]:
 
 
 _SERVICE_ORDER = (
-    "name", "status", "protocol", "transport", "ports", "notes", "description", "process",
-    "deployment", "health_check", "tls", "connections", "purpose", "depends_on",
-    "compose_service", "container_port", "forced", "connection_strings", "configuration",
-)  # fmt: skip
+    "name",
+    "status",
+    "protocol",
+    "transport",
+    "ports",
+    "notes",
+    "description",
+    "process",
+    "deployment",
+    "health_check",
+    "tls",
+    "connections",
+    "purpose",
+    "depends_on",
+    "compose_service",
+    "container_port",
+    "forced",
+    "connection_strings",
+    "configuration",
+)
 
 
 def _service_data(s: Service) -> dict[str, Any]:

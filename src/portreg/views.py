@@ -14,6 +14,8 @@ from portreg.errors import ExitCode
 
 @dataclass(frozen=True, slots=True)
 class Table:
+    """Rows under column headings; rendered as a Rich table."""
+
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     title: str = ""
@@ -28,7 +30,9 @@ class Lines:
 
 
 @dataclass(frozen=True, slots=True)
-class Warning:  # noqa: A001 - a view, shown on stderr
+class Warning:
+    """Lines for stderr: warnings that do not change the exit code."""
+
     lines: tuple[str, ...]
 
 

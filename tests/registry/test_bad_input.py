@@ -87,7 +87,9 @@ def test_corrupt_registry_names_the_line(run: Run, registry: Path, tmp_path: Pat
     assert fingerprint(tmp_path) == before
 
 
-def test_semantically_wrong_registry_names_the_key(run: Run, registry: Path, tmp_path: Path) -> None:
+def test_semantically_wrong_registry_names_the_key(
+    run: Run, registry: Path, tmp_path: Path
+) -> None:
     registry.write_text(registry.read_text().replace("54000", "99999"))
     proc = run("list")
     assert_one_line_error(proc)

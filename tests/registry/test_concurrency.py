@@ -18,8 +18,12 @@ def test_fifty_processes_get_fifty_distinct_recorded_ports(run: Run, tmp_path: P
     procs = [
         subprocess.Popen(
             [*portreg_cmd(), "assign", f"svc-{i}"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(N)
     ]
     results = [p.communicate(timeout=120) for p in procs]
@@ -38,8 +42,14 @@ def test_concurrent_assign_of_the_same_service_agrees(run: Run, tmp_path: Path) 
     assert run("init").returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTREG_")}
     procs = [
-        subprocess.Popen([*portreg_cmd(), "assign", "api"], cwd=tmp_path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [*portreg_cmd(), "assign", "api"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(20)
     ]
     outs = {p.communicate(timeout=120)[0].strip() for p in procs}

@@ -17,8 +17,13 @@ from tests.conftest import Run, portreg_cmd
 
 def big_registry(path: Path, n: int) -> Registry:
     services = {
-        f"svc-{i}": Service(f"svc-{i}", f"Service {i}", {"development": 53000 + i},
-                            notes=f"note {i}", process="python")  # fmt: skip
+        f"svc-{i}": Service(
+            f"svc-{i}",
+            f"Service {i}",
+            {"development": 53000 + i},
+            notes=f"note {i}",
+            process="python",
+        )
         for i in range(n)
     }
     registry = Registry(project="big", services=services)
@@ -36,8 +41,12 @@ def test_sigkill_mid_write_loses_nothing_and_leaves_no_lock(run: Run, tmp_path: 
     for i in range(12):
         proc = subprocess.Popen(
             [*portreg_cmd(), "assign", f"new-{i}"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         # Kill at a random point of its run: during start-up, parsing, or the tomlkit write.
         time.sleep(rng.uniform(0.05, 0.6))
         if proc.poll() is None:

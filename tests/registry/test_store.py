@@ -21,18 +21,33 @@ from portreg.model import (
 
 def sample() -> Registry:
     svc = Service(
-        "postgresql", "PostgreSQL", {"development": 54432, "staging": None},
-        protocol="postgres", notes="Primary database", health_check="pg_isready -p {port}",
-        configuration=(CodeBlock("yaml", "ports:\n  - \"{port}:5432\"\n"),),
+        "postgresql",
+        "PostgreSQL",
+        {"development": 54432, "staging": None},
+        protocol="postgres",
+        notes="Primary database",
+        health_check="pg_isready -p {port}",
+        configuration=(CodeBlock("yaml", 'ports:\n  - "{port}:5432"\n'),),
         connection_strings=(ConnectionString("DATABASE_URL", "postgresql://h:{port}/db"),),
-        depends_on=("redis",), container_port=5432,
-    )  # fmt: skip
+        depends_on=("redis",),
+        container_port=5432,
+    )
     return Registry(
         project="demo",
         policy=Policy(last_audit=date(2026, 1, 10)),
         services={svc.id: svc, "redis": Service("redis", "Redis", {"development": 54379})},
-        changes=(ChangeEntry(datetime(2026, 1, 2, 3, 4, 5), "me", "add", "redis", "development",
-                             None, 54379, "why"),),  # fmt: skip
+        changes=(
+            ChangeEntry(
+                datetime(2026, 1, 2, 3, 4, 5),
+                "me",
+                "add",
+                "redis",
+                "development",
+                None,
+                54379,
+                "why",
+            ),
+        ),
         last_updated=datetime(2026, 1, 2, 3, 4, 5),
     )
 
@@ -67,10 +82,10 @@ def test_corrupt_file_error_names_the_line(tmp_path: Path) -> None:
     ("snippet", "where"),
     [
         ("[services.a]\nports = {development = 70000}\n", "services.a.ports.development"),
-        ("[services.a]\nports = {development = \"x\"}\n", "services.a.ports.development"),
-        ("[services.a]\nstatus = \"sleeping\"\n", "services.a.status"),
+        ('[services.a]\nports = {development = "x"}\n', "services.a.ports.development"),
+        ('[services.a]\nstatus = "sleeping"\n', "services.a.status"),
         ("[policy]\nrange = [5, 1]\n", "policy.range"),
-        ("[services.a]\ntransport = \"sctp\"\n", "services.a.transport"),
+        ('[services.a]\ntransport = "sctp"\n', "services.a.transport"),
     ],
 )
 def test_invalid_values_are_named(tmp_path: Path, snippet: str, where: str) -> None:

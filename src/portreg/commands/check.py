@@ -17,6 +17,8 @@ from portreg.views import Lines, View
 
 @dataclass(frozen=True, slots=True)
 class PortCheck:
+    """What `check` found about one port."""
+
     port: int
     registered: list[dict[str, Any]]
     problems: list[str]  # policy rules broken (avoid list, range)
@@ -69,6 +71,8 @@ class PortCheck:
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
+    """`check`: one PortCheck per port asked about."""
+
     checks: list[PortCheck]
 
     @property
@@ -103,9 +107,7 @@ def run(env: Environment, args: argparse.Namespace) -> CheckResult:
                 for s, env_name in registry.holders(port)
             ]
             # Registration and liveness are reported on their own lines; only policy here.
-            problems = [
-                p for p in judge(registry, port).problems if "registered to" not in p
-            ]
+            problems = [p for p in judge(registry, port).problems if "registered to" not in p]
         held = [lst.to_json() for lst in found if lst.port == port]
         checks.append(PortCheck(port, registered, problems, held, registry is not None))
     return CheckResult(checks)

@@ -28,8 +28,13 @@ class ImportResult:
 
     def to_json(self) -> Any:
         r = self.report
-        return {"registry": self.path, "added": list(r.added), "updated": list(r.updated),
-                "clashes": list(r.clashes), "warnings": list(r.warnings)}  # fmt: skip
+        return {
+            "registry": self.path,
+            "added": list(r.added),
+            "updated": list(r.updated),
+            "clashes": list(r.clashes),
+            "warnings": list(r.warnings),
+        }
 
     def views(self) -> list[View]:
         r = self.report

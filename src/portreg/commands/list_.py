@@ -11,6 +11,8 @@ from portreg.views import Table, View
 
 @dataclass(frozen=True, slots=True)
 class Listing:
+    """`list`: one row per service and environment."""
+
     rows: list[dict[str, Any]]
     exit_code: ExitCode = ExitCode.OK
 

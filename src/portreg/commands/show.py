@@ -43,8 +43,10 @@ class Detail:
                 Table(
                     ("When", "Who", "Action", "Env", "Old", "New", "Reason"),
                     tuple(
-                        tuple(str(h[k] if h[k] is not None else "—") for k in
-                              ("at", "who", "action", "environment", "old", "new", "reason"))
+                        tuple(
+                            str(h[k] if h[k] is not None else "—")
+                            for k in ("at", "who", "action", "environment", "old", "new", "reason")
+                        )
                         for h in self.history
                     ),
                     title="History",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from portreg.errors import PortregError
-from portreg.model import DEFAULT_TITLE, ChangeEntry, Registry, Service
+from portreg.model import DEFAULT_TITLE, ChangeEntry, Registry, Section, Service
 from portreg.ops import Stamp
 
 
@@ -31,7 +31,7 @@ class MergeReport:
 
 
 def kind_of(name: str, text: str) -> str:
-    """"markdown", "compose" or "env", by file name first, then by content."""
+    """ "markdown", "compose" or "env", by file name first, then by content."""
     base = name.rsplit("/", 1)[-1].lower()
     if base.endswith((".yaml", ".yml")):
         return "compose"
@@ -82,8 +82,10 @@ def merge_service(old: Service, new: Service) -> Service:
             continue
         value = getattr(new, f.name)
         if value in ((), "", None, False) or (
-            f.name in ("protocol", "transport", "status") and value == _KEEP_DEFAULT[f.name]
-            and getattr(old, f.name) != value and not new.ports
+            f.name in ("protocol", "transport", "status")
+            and value == _KEEP_DEFAULT[f.name]
+            and getattr(old, f.name) != value
+            and not new.ports
         ):
             continue
         changes[f.name] = value
@@ -123,13 +125,18 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
             (added if old is None else updated).append(service.id)
             registry = registry.with_change(
                 ChangeEntry(
-                    stamp.at, stamp.who, "import", service.id, "",
-                    None if old is None else old.primary_port, merged.primary_port,
+                    stamp.at,
+                    stamp.who,
+                    "import",
+                    service.id,
+                    "",
+                    None if old is None else old.primary_port,
+                    merged.primary_port,
                     f"imported from {piece.source}",
-                )  # fmt: skip
+                )
             )
     return MergeReport(registry, tuple(added), tuple(dict.fromkeys(updated)), (), tuple(warnings))
 
 
-def _union(a: tuple[object, ...], b: tuple[object, ...]) -> tuple[object, ...]:
+def _union(a: tuple[Section, ...], b: tuple[Section, ...]) -> tuple[Section, ...]:
     return tuple(dict.fromkeys((*a, *b)))

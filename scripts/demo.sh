@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The README's run command: import the seed page into demo/ports.toml, show it, assign a port,
+# render the page, then serve it (SQLite, no other service) until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+P="$PWD/.venv/bin/portreg"
+mkdir -p demo && cd demo
+rm -f ports.toml portreg.db
+export PORTREG_REGISTRY="$PWD/ports.toml"
+
+echo "== portreg import examples/SERVICES.md (the hand-kept page this project replaces)"
+"$P" import ../examples/SERVICES.md
+echo "== portreg list"
+"$P" list
+echo "== portreg assign billing-worker (next free port by the seed's rules, host checked)"
+"$P" assign billing-worker
+echo "== portreg check 54000"
+"$P" check 54000 || true
+"$P" render > SERVICES.md
+echo "== portreg render > demo/SERVICES.md ($(wc -l < SERVICES.md) lines)"
+
+PORT="${PORT:-54000}"
+if ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $PORT))" 2>/dev/null; then
+    echo "== 54000 is taken here; who holds it:"
+    "$P" who "$PORT" || true
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    echo "   serving on $PORT instead"
+fi
+echo "== portreg serve: API http://127.0.0.1:$PORT/api/v1  page http://127.0.0.1:$PORT/  (Ctrl-C stops)"
+PORTREG_SEED="$PWD/ports.toml" exec "$P" serve --host 127.0.0.1 --port "$PORT"
