@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,23 +30,45 @@ def measure(
     """Median and p90 wall time of `argv` (stdout discarded), and its peak RSS (wait4)."""
     walls: list[float] = []
     peak = 0
-    for i in range(warmup + runs):
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if i >= warmup:
-            walls.append(elapsed * 1000)
-            peak = max(peak, usage.ru_maxrss)
+    # posix_spawn (vfork-like), not fork: a forked child's peak RSS would start at ours.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    actions = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+    full_env = dict(env) if env is not None else dict(os.environ)
+    exe = argv[0] if "/" in argv[0] else shutil.which(argv[0]) or argv[0]
+    old_cwd = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        for i in range(warmup + runs):
+            t0 = time.perf_counter()
+            pid = os.posix_spawn(exe, list(argv), full_env, file_actions=actions)
+            os.waitpid(pid, 0)
+            elapsed = time.perf_counter() - t0
+            if i >= warmup:
+                walls.append(elapsed * 1000)
+        peak = peak_rss_kib(argv, full_env)
+    finally:
+        os.chdir(old_cwd)
+        os.close(devnull)
     walls.sort()
     return Timing(label, statistics.median(walls), walls[int(len(walls) * 0.9) - 1], peak / 1024)
+
+
+def peak_rss_kib(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """Peak RSS of one run, read by GNU time: a child's high-water mark survives exec, so it
+    must be spawned by a small process (time), not by this Python process."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r") as out:
+        subprocess.run(
+            ["/usr/bin/time", "-o", out.name, "-f", "%M", *argv],
+            env=dict(env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        return int(out.read().strip().splitlines()[-1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:
