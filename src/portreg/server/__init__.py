@@ -1,0 +1,1 @@
+"""The central registry server (FastAPI): `portreg.server.app.create_app`."""

@@ -1,0 +1,567 @@
+"""The registry in SQL: read it as `portreg.model` values, write it with the same pure rules.
+
+Reads build a `Registry` from the tables. Writes run inside `db.write_tx` (the database's write
+lock): the hot path, `assign`, is a handful of targeted statements; the rarer writes load the
+registry, apply the pure operation from `portreg.ops` and write back the difference, so the
+server and the command line share every rule and every message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from portreg.errors import PortregError
+from portreg.model import (
+    ChangeEntry,
+    CodeBlock,
+    ConnectionString,
+    Policy,
+    Registry,
+    Section,
+    Service,
+    service_id,
+)
+from portreg.ops import Outcome, Stamp
+from portreg.records import row
+from portreg.server.db import assignments, changes, events, meta, services
+
+T = TypeVar("T")
+_COLUMNS = ("name", "protocol", "transport", "status", "notes")
+_SKIP = {"id", "ports", *_COLUMNS}
+
+
+class Conflict(PortregError):
+    """A request that clashes with what the registry holds (HTTP 409)."""
+
+
+class NotFound(PortregError):
+    """An unknown service (HTTP 404)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+# --- encoding ----------------------------------------------------------------------------------
+
+
+def _service_data(s: Service) -> str:
+    data: dict[str, Any] = {}
+    defaults = Service(id="", name="")
+    for f in fields(Service):
+        if f.name in _SKIP:
+            continue
+        value = getattr(s, f.name)
+        if value == getattr(defaults, f.name):
+            continue
+        if f.name in {"configuration", "connection_strings"}:
+            value = [asdict(c) for c in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        data[f.name] = value
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _service_from(r: Any, ports: dict[str, int | None]) -> Service:
+    data = json.loads(r.data or "{}")
+    if "configuration" in data:
+        data["configuration"] = tuple(CodeBlock(**c) for c in data["configuration"])
+    if "connection_strings" in data:
+        data["connection_strings"] = tuple(
+            ConnectionString(**c) for c in data["connection_strings"]
+        )
+    if "depends_on" in data:
+        data["depends_on"] = tuple(data["depends_on"])
+    return Service(
+        id=r.id,
+        name=r.name,
+        ports=ports,
+        protocol=r.protocol,
+        transport=r.transport,
+        status=r.status,
+        notes=r.notes,
+        **data,
+    )
+
+
+def _policy_data(p: Policy) -> dict[str, Any]:
+    return {
+        "range": [p.range_start, p.range_end],
+        "avoid": list(p.avoid),
+        "step": p.step,
+        "audit_interval_days": p.audit_interval_days,
+        "last_audit": p.last_audit.isoformat() if p.last_audit else None,
+    }
+
+
+def _policy_from(d: dict[str, Any]) -> Policy:
+    last = d.get("last_audit")
+    return Policy(
+        range_start=int(d["range"][0]),
+        range_end=int(d["range"][1]),
+        avoid=tuple(int(x) for x in d.get("avoid", ())),
+        step=int(d.get("step", 1)),
+        audit_interval_days=int(d.get("audit_interval_days", 30)),
+        last_audit=date.fromisoformat(last) if last else None,
+    )
+
+
+def change_dict(cid: int, c: ChangeEntry) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "at": c.at.isoformat(sep=" "),
+        "who": c.who,
+        "action": c.action,
+        "service": c.service,
+        "environment": c.environment,
+        "old": c.old_port,
+        "new": c.new_port,
+        "reason": c.reason,
+    }
+
+
+def _change_from(r: Any) -> ChangeEntry:
+    return ChangeEntry(
+        r.at, r.who, r.action, r.service, r.environment, r.old_port, r.new_port, r.reason
+    )
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+async def load_meta(conn: AsyncConnection) -> dict[str, Any]:
+    result = await conn.execute(select(meta.c.key, meta.c.value))
+    return {k: json.loads(v) for k, v in result.all()}
+
+
+async def load_policy(conn: AsyncConnection) -> Policy:
+    value = await conn.scalar(select(meta.c.value).where(meta.c.key == "policy"))
+    return Policy() if value is None else _policy_from(json.loads(value))
+
+
+async def load_registry(conn: AsyncConnection, *, with_changes: bool = False) -> Registry:
+    m = await load_meta(conn)
+    ports: dict[str, dict[str, int | None]] = {}
+    result = await conn.execute(
+        select(assignments.c.service_id, assignments.c.environment, assignments.c.port).order_by(
+            assignments.c.service_id, assignments.c.seq, assignments.c.id
+        )
+    )
+    for sid, env, port in result.all():
+        ports.setdefault(sid, {})[env] = port
+    svc_rows = (await conn.execute(select(services).order_by(services.c.seq))).all()
+    svcs = {r.id: _service_from(r, ports.get(r.id, {})) for r in svc_rows}
+    history: tuple[ChangeEntry, ...] = ()
+    if with_changes:
+        crs = (await conn.execute(select(changes).order_by(changes.c.id))).all()
+        history = tuple(_change_from(r) for r in crs)
+    last = m.get("last_updated")
+    return Registry(
+        project=m.get("project", ""),
+        title=m.get("title") or Registry().title,
+        purpose=m.get("purpose", ""),
+        host=m.get("host", ""),
+        policy=_policy_from(m["policy"]) if "policy" in m else Policy(),
+        services=svcs,
+        changes=history,
+        extra_sections=tuple(Section(**s) for s in m.get("sections", [])),
+        last_updated=datetime.fromisoformat(last) if last else None,
+    )
+
+
+async def service_history(conn: AsyncConnection, sid: str) -> list[dict[str, Any]]:
+    result = await conn.execute(
+        select(changes).where(changes.c.service == sid).order_by(changes.c.id)
+    )
+    return [change_dict(r.id, _change_from(r)) for r in result.all()]
+
+
+async def change_log(
+    conn: AsyncConnection, *, service: str | None, limit: int
+) -> list[dict[str, Any]]:
+    q = select(changes).order_by(changes.c.id.desc()).limit(limit)
+    if service:
+        q = q.where(changes.c.service == service)
+    rows = (await conn.execute(q)).all()
+    return [change_dict(r.id, _change_from(r)) for r in reversed(rows)]
+
+
+async def events_after(
+    conn: AsyncConnection, after: int, limit: int = 500
+) -> list[tuple[int, str]]:
+    result = await conn.execute(
+        select(events.c.id, events.c.payload)
+        .where(events.c.id > after)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    return [(int(i), p) for i, p in result.all()]
+
+
+async def last_event_id(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(select(func.coalesce(func.max(events.c.id), 0))) or 0)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Written:
+    """What a write did: the response body, and the events to publish after commit."""
+
+    body: dict[str, Any]
+    events: list[tuple[int, str]] = field(default_factory=list)
+    created: bool = False
+
+
+async def record(
+    conn: AsyncConnection,
+    entries: Sequence[ChangeEntry],
+    rows_of: dict[str, Any] | None = None,
+) -> list[tuple[int, str]]:
+    """Insert change entries and one event per entry; returns (event id, payload JSON)."""
+    out: list[tuple[int, str]] = []
+    for c in entries:
+        cid = await conn.scalar(
+            insert(changes)
+            .values(
+                at=c.at,
+                who=c.who,
+                action=c.action,
+                service=c.service,
+                environment=c.environment,
+                old_port=c.old_port,
+                new_port=c.new_port,
+                reason=c.reason,
+            )
+            .returning(changes.c.id)
+        )
+        assert cid is not None
+        payload = change_dict(int(cid), c)
+        if rows_of is not None:
+            payload.update(rows_of)
+        text = json.dumps(payload, separators=(",", ":"), default=str)
+        await conn.execute(insert(events).values(id=cid, at=c.at, payload=text))
+        out.append((int(cid), text))
+    return out
+
+
+async def _set_meta(conn: AsyncConnection, key: str, value: Any) -> None:
+    text = json.dumps(value, default=str)
+    done = await conn.execute(update(meta).where(meta.c.key == key).values(value=text))
+    if done.rowcount == 0:
+        await conn.execute(insert(meta).values(key=key, value=text))
+
+
+async def _next_seq(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(select(func.coalesce(func.max(services.c.seq), 0))) or 0) + 1
+
+
+async def _insert_service(conn: AsyncConnection, s: Service) -> None:
+    await conn.execute(
+        insert(services).values(
+            id=s.id,
+            seq=await _next_seq(conn),
+            name=s.name,
+            protocol=s.protocol,
+            transport=s.transport,
+            status=s.status,
+            notes=s.notes,
+            data=_service_data(s),
+        )
+    )
+
+
+async def _write_ports(conn: AsyncConnection, s: Service, host: str) -> None:
+    await conn.execute(delete(assignments).where(assignments.c.service_id == s.id))
+    if s.ports:
+        await conn.execute(
+            insert(assignments),
+            [
+                {
+                    "service_id": s.id,
+                    "environment": env,
+                    "host": host,
+                    "transport": s.transport,
+                    "port": port,
+                    "seq": i,
+                }
+                for i, (env, port) in enumerate(s.ports.items())
+            ],
+        )
+
+
+async def write_service(conn: AsyncConnection, s: Service, host: str, *, new: bool) -> None:
+    if new:
+        await _insert_service(conn, s)
+    else:
+        await conn.execute(
+            update(services)
+            .where(services.c.id == s.id)
+            .values(
+                name=s.name,
+                protocol=s.protocol,
+                transport=s.transport,
+                status=s.status,
+                notes=s.notes,
+                data=_service_data(s),
+            )
+        )
+    await _write_ports(conn, s, host)
+
+
+async def apply_diff(conn: AsyncConnection, before: Registry, after: Registry) -> None:
+    """Write what a pure operation changed: services, their ports, policy and metadata."""
+    for sid in before.services.keys() - after.services.keys():
+        await conn.execute(delete(assignments).where(assignments.c.service_id == sid))
+        await conn.execute(delete(services).where(services.c.id == sid))
+    for sid, s in after.services.items():
+        old = before.services.get(sid)
+        if old != s:
+            await write_service(conn, s, after.host, new=old is None)
+    if after.policy != before.policy:
+        await _set_meta(conn, "policy", _policy_data(after.policy))
+    await _set_meta(conn, "last_updated", utcnow().isoformat())
+
+
+def rows_payload(registry: Registry, sids: Iterable[str]) -> dict[str, Any]:
+    """The "rows" of an event: every (service, environment) row of the services touched."""
+    rows: list[dict[str, Any]] = []
+    for sid in sids:
+        s = registry.get(sid)
+        if s is not None:
+            rows.extend(row(s, env) for env in (s.ports or {"development": None}))
+    return {"rows": rows}
+
+
+async def assign(
+    conn: AsyncConnection,
+    ref: str,
+    environment: str,
+    who: str,
+    *,
+    protocol: str | None,
+    transport: str | None,
+    reason: str,
+) -> Written:
+    """The service's port in `environment`; the next free port by the policy if it has none.
+
+    Runs under the write lock; the UNIQUE constraint is still the last word (a conflict raises
+    IntegrityError and the caller retries the whole transaction).
+    """
+    sid = service_id(ref)
+    found = (await conn.execute(select(services).where(services.c.id.in_({ref, sid})))).first()
+    existing: Service | None = None
+    if found is not None:
+        prow = await conn.execute(
+            select(assignments.c.environment, assignments.c.port)
+            .where(assignments.c.service_id == found.id)
+            .order_by(assignments.c.seq, assignments.c.id)
+        )
+        ports = dict(prow.all())
+        existing = _service_from(found, ports)
+        if ports.get(environment) is not None:
+            body = {
+                "service": existing.id,
+                "environment": environment,
+                "port": ports[environment],
+                "created": False,
+            }
+            return Written(body)
+    elif not sid:
+        raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
+    policy = await load_policy(conn)
+    taken_rows = await conn.execute(
+        select(assignments.c.port).where(
+            assignments.c.port.between(policy.range_start, policy.range_end)
+        )
+    )
+    blocked = {p for (p,) in taken_rows.all()} | set(policy.avoid)
+    port = next(
+        (
+            p
+            for p in range(policy.range_start, policy.range_end + 1, max(policy.step, 1))
+            if p not in blocked
+        ),
+        None,
+    )
+    if port is None:
+        raise Conflict(
+            f"no free port left in {policy.range_start}-{policy.range_end}: "
+            "every port is avoided, registered or reserved"
+        )
+    host = (await load_meta_value(conn, "host")) or ""
+    if existing is None:
+        service = Service(
+            id=sid,
+            name=ref,
+            ports={environment: port},
+            protocol=protocol or transport or "tcp",
+            transport=transport or "tcp",
+        )
+        await _insert_service(conn, service)
+        await conn.execute(
+            insert(assignments).values(
+                service_id=sid,
+                environment=environment,
+                host=host,
+                transport=service.transport,
+                port=port,
+                seq=0,
+            )
+        )
+    else:
+        service = existing.with_port(environment, port)
+        if environment in existing.ports:
+            await conn.execute(
+                update(assignments)
+                .where(
+                    assignments.c.service_id == existing.id,
+                    assignments.c.environment == environment,
+                )
+                .values(port=port)
+            )
+        else:
+            await conn.execute(
+                insert(assignments).values(
+                    service_id=existing.id,
+                    environment=environment,
+                    host=host,
+                    transport=existing.transport,
+                    port=port,
+                    seq=len(existing.ports),
+                )
+            )
+    entry = ChangeEntry(utcnow(), who, "assign", service.id, environment, None, port, reason)
+    evs = await record(conn, [entry], {"row": row(service, environment)})
+    body = {"service": service.id, "environment": environment, "port": port, "created": True}
+    return Written(body, evs, created=True)
+
+
+async def load_meta_value(conn: AsyncConnection, key: str) -> Any:
+    value = await conn.scalar(select(meta.c.value).where(meta.c.key == key))
+    return None if value is None else json.loads(value)
+
+
+async def replace_all(conn: AsyncConnection, registry: Registry, who: str, reason: str) -> Written:
+    """Import: the database holds exactly `registry` afterwards (its history is kept too)."""
+    await conn.execute(delete(assignments))
+    await conn.execute(delete(services))
+    for key, value in (
+        ("project", registry.project),
+        ("title", registry.title),
+        ("purpose", registry.purpose),
+        ("host", registry.host),
+        ("policy", _policy_data(registry.policy)),
+        ("sections", [asdict(s) for s in registry.extra_sections]),
+        ("last_updated", utcnow().isoformat()),
+    ):
+        await _set_meta(conn, key, value)
+    for seq, s in enumerate(registry.services.values(), start=1):
+        await conn.execute(
+            insert(services).values(
+                id=s.id,
+                seq=seq,
+                name=s.name,
+                protocol=s.protocol,
+                transport=s.transport,
+                status=s.status,
+                notes=s.notes,
+                data=_service_data(s),
+            )
+        )
+    rows = [
+        {
+            "service_id": s.id,
+            "environment": env,
+            "host": registry.host,
+            "transport": s.transport,
+            "port": port,
+            "seq": i,
+        }
+        for s in registry.services.values()
+        for i, (env, port) in enumerate(s.ports.items())
+    ]
+    if rows:
+        await conn.execute(insert(assignments), rows)
+    known = int(await conn.scalar(select(func.count()).select_from(changes)) or 0)
+    if registry.changes and known == 0:
+        await conn.execute(
+            insert(changes),
+            [
+                {
+                    "at": c.at,
+                    "who": c.who,
+                    "action": c.action,
+                    "service": c.service,
+                    "environment": c.environment,
+                    "old_port": c.old_port,
+                    "new_port": c.new_port,
+                    "reason": c.reason,
+                }
+                for c in registry.changes
+            ],
+        )
+    entry = ChangeEntry(utcnow(), who, "import", "", "", None, None, reason)
+    evs = await record(conn, [entry], rows_payload(registry, registry.services))
+    return Written({"services": len(registry.services)}, evs, created=True)
+
+
+def new_entries(before: Registry, after: Registry) -> list[ChangeEntry]:
+    return list(after.changes[len(before.changes) :])
+
+
+def with_reason(entries: list[ChangeEntry], reason: str) -> list[ChangeEntry]:
+    return [e if e.reason or not reason else replace(e, reason=reason) for e in entries]
+
+
+def touched_payload(after: Registry, entry: ChangeEntry) -> dict[str, Any]:
+    s = after.get(entry.service)
+    out = rows_payload(after, [entry.service])
+    if s is not None and entry.environment in s.ports:
+        out["row"] = row(s, entry.environment)
+    return out
+
+
+async def mutate(
+    conn: AsyncConnection, fn: Callable[[Registry], tuple[Registry, T]], reason: str = ""
+) -> tuple[T, list[tuple[int, str]]]:
+    """Run a pure operation on the registry as stored and write back what it changed."""
+    before = await load_registry(conn)
+    after, result = fn(before)
+    evs: list[tuple[int, str]] = []
+    if after != before:
+        await apply_diff(conn, before, after)
+        for entry in with_reason(new_entries(before, after), reason):
+            evs += await record(conn, [entry], touched_payload(after, entry))
+    return result, evs
+
+
+def move(
+    registry: Registry, ref: str, port: int, environment: str, stamp: Stamp, reason: str
+) -> tuple[Registry, Outcome]:
+    """The change procedure's registry step: the service's port in `environment` becomes `port`."""
+    from portreg.ops import find
+    from portreg.policy import judge
+
+    if not reason.strip():
+        raise PortregError("a move needs a reason (--reason)")
+    s = find(registry, ref)
+    old = s.ports.get(environment)
+    if old is None:
+        raise PortregError(f"{s.id} has no port in {environment}; use assign or add to give it one")
+    if old == port:
+        return registry, Outcome(s.id, environment, port, False)
+    problems = judge(registry, port, owner=s.id).problems
+    if problems:
+        raise Conflict("; ".join(problems))
+    moved = s.with_port(environment, port)
+    entry = ChangeEntry(stamp.at, stamp.who, "move", s.id, environment, old, port, reason)
+    return registry.with_service(moved).with_change(entry), Outcome(s.id, environment, port, True)
