@@ -31,14 +31,24 @@ def big_registry(path: Path, n: int) -> Registry:
     return registry
 
 
+def _kill_when_temp_appears(proc: subprocess.Popen[str], directory: Path, limit: float) -> bool:
+    """SIGKILL `proc` the moment its temp file exists (between write and os.replace)."""
+    deadline = time.monotonic() + limit
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(name.endswith(".tmp") for name in os.listdir(directory)):
+            proc.send_signal(signal.SIGKILL)
+            return True
+    return False
+
+
 def test_sigkill_mid_write_loses_nothing_and_leaves_no_lock(run: Run, tmp_path: Path) -> None:
     path = tmp_path / "ports.toml"
     big_registry(path, 400)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTREG_")}
     rng = random.Random(7)
     committed: dict[str, int] = {}
-    kills = 0
-    for i in range(12):
+    mid_write_kills = 0
+    for i in range(16):
         proc = subprocess.Popen(
             [*portreg_cmd(), "assign", f"new-{i}"],
             cwd=tmp_path,
@@ -47,24 +57,27 @@ def test_sigkill_mid_write_loses_nothing_and_leaves_no_lock(run: Run, tmp_path: 
             stderr=subprocess.PIPE,
             text=True,
         )
-        # Kill at a random point of its run: during start-up, parsing, or the tomlkit write.
-        time.sleep(rng.uniform(0.05, 0.6))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
+        if i % 2 == 0:
+            # Precisely mid-write: the new content is being written to the temp file.
+            mid_write_kills += _kill_when_temp_appears(proc, tmp_path, limit=30)
+        else:
+            # Anywhere: start-up, parsing, computing, writing.
+            time.sleep(rng.uniform(0.02, 0.5))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=60)
         if proc.returncode == 0:
             committed[f"new-{i}"] = int(out)
         # After every kill the registry still loads and holds everything committed so far.
         after = store.load(path)
-        assert len(after.services) >= 400 + len(committed)
+        assert len(after.services) == 400 + len(committed)
         for sid, port in committed.items():
             assert after.services[sid].ports["development"] == port
-    assert kills > 0, "no run was killed: the test did not exercise the crash"
+    assert mid_write_kills >= 4, "too few runs were killed mid-write to exercise the crash"
     # No stale lock: the next assign completes at once.
     done = run("assign", "after-crash", timeout=20)
     assert done.returncode == 0, done.stderr
     rows = json.loads(run("list", "--json").stdout)
-    assert len({r["port"] for r in rows}) == len(rows)
+    assert len({r["port"] for r in rows}) == len(rows) == 400 + len(committed) + 1
     # Temp files of killed writers are swept by the next writer, under the lock.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ports.toml"]
