@@ -4,7 +4,12 @@ finding produced by creating its situation on the live host."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
 import tomllib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -229,3 +234,61 @@ def test_codes_helper_matches(run: Run, tmp_path: Path, rng: tuple[int, int]) ->
     write(tmp_path, rng)
     proc = run("audit", "--json")
     assert codes(proc) == by_code(json.loads(proc.stdout))
+
+
+_ASGI_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    ok = scope["path"] == "/api/v1/health"
+    await send({"type": "http.response.start", "status": 200 if ok else 404,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"status": "ok"}'})
+"""
+
+
+@pytest.fixture
+def uvicorn_server(tmp_path: Path, rng: tuple[int, int]) -> Iterator[int]:
+    """A real Uvicorn, started the seed's way (`uvicorn module:app --port N`)."""
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "health_app.py").write_text(_ASGI_APP)
+    port = free_port_in(rng)
+    uvicorn = Path(sys.executable).with_name("uvicorn")
+    proc = subprocess.Popen(
+        [str(uvicorn), "health_app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=app_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(500):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError("uvicorn exited")
+            time.sleep(0.02)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_real_uvicorn_api_server_from_the_seed(
+    run: Run, tmp_path: Path, rng: tuple[int, int], uvicorn_server: int
+) -> None:
+    port = uvicorn_server
+    write(tmp_path, rng, {"api-server": service(
+        "API Server", port, protocol="http", process="Uvicorn ASGI server",
+        health_check=f"GET http://localhost:{port}/api/v1/health",
+    )})  # fmt: skip
+    code, data = audit_json(run, "--health", "--fail-on", "warning")
+    assert code == 0, data["findings"]
+    health = {r["service"]: r for r in data["summary"]["health"]["results"]}
+    assert health["api-server"]["state"] == "healthy"
+    assert "HTTP 200" in health["api-server"]["detail"]
+    # The same Uvicorn registered as something else is named as the holder.
+    write(tmp_path, rng, {"api-server": service("API Server", port, process="nginx")})
+    _, data = audit_json(run)
+    (f,) = by_code(data)["unexpected-process"]
+    assert f["port"] == port and "uvicorn" in f["message"].lower()
