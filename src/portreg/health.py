@@ -217,9 +217,53 @@ async def check(target: Target, timeout: float) -> HealthResult:
                         state, detail, elapsed, target.host)  # fmt: skip
 
 
+async def _resolve(host: str, port: int) -> list[tuple[int, str]]:
+    """(family, address) for `host`, resolved on a daemon thread.
+
+    asyncio's own resolver runs in the loop's thread pool, which is joined when the loop and
+    the interpreter shut down: a DNS lookup that hangs would hold the command past its
+    timeout. A daemon thread is abandoned instead. IP literals need no thread at all.
+    """
+    import ipaddress
+    import socket
+    import threading
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+        return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, str(ip))]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[list[tuple[int, str]]] = loop.create_future()
+
+    def settle(result: list[tuple[int, str]] | None, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result or [])
+
+    def work() -> None:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            found = list(dict.fromkeys((int(fam), str(addr[0])) for fam, _, _, _, addr in infos))
+            result, error = found, None
+        except OSError as exc:
+            result, error = None, exc
+        # RuntimeError: the loop is gone, the check timed out already.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="portreg-resolve", daemon=True).start()
+    return await done
+
+
 async def _open(
     target: Target, *, tls: bool = False
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to the first address of the target that accepts (as asyncio would)."""
+    ctx = None
     if tls:
         import ssl
 
@@ -227,11 +271,28 @@ async def _open(
         # A liveness probe of our own service on this host, not a trust decision.
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        return await asyncio.open_connection(target.host, target.port, ssl=ctx, limit=_MAX_LINE)
-    return await asyncio.open_connection(target.host, target.port, limit=_MAX_LINE)
+    addresses = await _resolve(target.host, target.port)
+    if not addresses:
+        raise OSError(f"cannot resolve {target.host}")
+    last: OSError | None = None
+    for _, address in addresses:
+        try:
+            if ctx is None:
+                return await asyncio.open_connection(address, target.port, limit=_MAX_LINE)
+            return await asyncio.open_connection(
+                address, target.port, ssl=ctx, server_hostname=target.host, limit=_MAX_LINE
+            )
+        except OSError as exc:
+            last = exc
+    assert last is not None
+    raise last
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
+    if writer.get_extra_info("sslcontext") is not None:
+        # A TLS close waits for the peer's close_notify (up to 30 s): a probe does not.
+        writer.transport.abort()
+        return
     writer.close()
     with contextlib.suppress(OSError, ConnectionError):
         await writer.wait_closed()

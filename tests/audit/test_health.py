@@ -3,8 +3,12 @@ sockets that accept and never answer."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -139,12 +143,16 @@ def test_wrong_protocol_is_not_healthy() -> None:
     assert state != "healthy"
 
 
-@pytest.mark.parametrize("kind", ["http", "postgres", "redis"])
+@pytest.mark.parametrize("kind", ["http", "https", "postgres", "redis"])
 def test_hanging_server_times_out_concurrently(kind: str) -> None:
     """Accepts, never answers: every check comes back as a timeout, together, not one by one."""
     port = free_port()
+    tls = kind == "https"
+    kind = "http" if tls else kind
     with listen(port):
-        targets = [Target(f"s{i}", "development", port, kind, host="127.0.0.1") for i in range(8)]
+        targets = [
+            Target(f"s{i}", "development", port, kind, host="127.0.0.1", tls=tls) for i in range(8)
+        ]
         results = run_checks(targets, 0.3)
     assert [r.state for r in results] == ["timeout"] * 8
     assert [r.service for r in results] == [f"s{i}" for i in range(8)]
@@ -204,3 +212,23 @@ def test_pg_classify(kind: bytes, payload: bytes, state: str) -> None:
 )
 def test_redis_classify(line: bytes, state: str) -> None:
     assert redis_classify(line)[0] == state
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
+def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+         "-days", "1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    port = free_port_in((20000, 32000))
+    with http_server(port, 200) as server:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        s = Service("api", "API", {"development": port}, protocol="https")
+        target = target_for(s, "development")
+        assert target is not None and target.tls
+        state, detail = one(target)
+    assert state == "healthy" and "HTTP 200" in detail
