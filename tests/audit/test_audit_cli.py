@@ -213,7 +213,8 @@ def test_never_audited(run: Run, tmp_path: Path, rng: tuple[int, int]) -> None:
 
 def test_ephemeral_overlap_names_the_ports(run: Run, tmp_path: Path, rng: tuple[int, int]) -> None:
     k = kernel.read()
-    risky = next(p for p in range(k.ephemeral[0] + 7000, k.ephemeral[1]) if p not in k.reserved)
+    lo, hi = k.ephemeral
+    risky = next(p for p in range((lo + hi) // 2, hi + 1) if p not in k.reserved)
     write(tmp_path, rng, {"far": service("Far", risky, status="reserved")})
     _, data = audit_json(run)
     (f,) = by_code(data)["ephemeral-overlap"]
