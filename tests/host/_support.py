@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -105,6 +106,23 @@ def compare_with_ss(prefix: Sequence[str] = (), attempts: int = 5) -> Counter[Ke
             return ours
         problem = f"missing from scan: {sorted(missing)[:20]}; not in ss: {sorted(extra)[:20]}"
     raise AssertionError(problem)
+
+
+def free_port() -> int:
+    """A port no TCP or UDP socket uses, on any address (a dual-stack bind would clash)."""
+    while True:
+        tcp = socket.socket(socket.AF_INET6)
+        udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        with tcp, udp:
+            for s in (tcp, udp):
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            tcp.bind(("::", 0))
+            port = int(tcp.getsockname()[1])
+            try:
+                udp.bind(("::", port))
+            except OSError:
+                continue
+            return port
 
 
 @contextmanager

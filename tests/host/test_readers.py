@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from portreg.host import _netlink, _proc, _procnet, listeners
+from portreg.host import Listener, _netlink, _proc, _procnet, json_chunks, listeners
 from tests.host._support import holding
 
 
@@ -65,6 +66,36 @@ def test_listeners_without_owners_skip_the_fd_walk() -> None:
         port = s.getsockname()[1]
         bare = listeners((port, port), owners=False)
         full = listeners((port, port))
-    assert [(x.port, x.protocol, x.pid) for x in bare] == [(port, "udp", None)]
+    # Only the UDP socket on 127.0.0.1 is ours; a TCP one may share the number.
+    assert [x.pid for x in bare if x.protocol == "udp" and x.address == "127.0.0.1"] == [None]
     comm = Path("/proc/self/comm").read_text().strip()
-    assert [x.process for x in full] == [comm]
+    mine = [x for x in full if x.protocol == "udp" and x.address == "127.0.0.1"]
+    assert [(x.pid, x.process) for x in mine] == [(os.getpid(), comm)]
+
+
+def test_fast_json_text_is_what_json_dumps_prints() -> None:
+    odd = 'tricky "quoted" \\ back\tslash — ünïcode \u2028 \x01'
+    found = [
+        Listener(
+            1883,
+            "tcp",
+            "127.0.0.1",
+            "ipv4",
+            11,
+            42,
+            "mosquitto",
+            odd,
+            "mosquitto",
+            None,
+            105,
+            False,
+        ),  # fmt: skip
+        Listener(
+            53000, "udp", "::", "ipv6", 12, None, None, None, "root", "net:[4026532]", 0, None
+        ),  # fmt: skip
+        Listener(53001, "tcp", "::", "ipv6", 13, 7, "x", odd, "root", "blue", 0, True),
+        Listener(53002, "tcp", "::", "ipv6", 14, 7, "x", odd, "root", "blue", 0, True),
+    ]
+    for rows in (found, found[:1], []):
+        expected = json.dumps([x.to_json() for x in rows], indent=2) + "\n"
+        assert "".join(json_chunks(rows)) == expected

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.conftest import Run
-from tests.host._support import compare_with_ss, holding, netns, scan, ss
+from tests.host._support import compare_with_ss, free_port, holding, netns, scan, ss
 
 # The servers that run on this machine, by port and process name (as /proc/<pid>/comm says).
 REAL_SERVICES = {
@@ -81,10 +81,11 @@ def test_range_filter_returns_exactly_the_sockets_in_range() -> None:
         ports = sorted(h["tcp6_loop"] + h["udp6_loop"])
         everything = scan()
         ranged = scan("--range", f"{ports[0]}-{ports[-1]}")
-    expected = [d for d in everything if ports[0] <= d["port"] <= ports[-1]]
-    key = lambda d: (d["port"], d["protocol"], d["address"], d["pid"])  # noqa: E731
-    assert sorted(map(key, ranged)) == sorted(map(key, expected))
+    # Other tests' sockets come and go: only ours are certain to be in both scans.
+    assert all(ports[0] <= d["port"] <= ports[-1] for d in ranged)
+    assert any(not ports[0] <= d["port"] <= ports[-1] for d in everything)
     assert {d["port"] for d in ranged if d["pid"] == h["pid"]} == set(ports)
+    assert {d["port"] for d in everything if d["pid"] == h["pid"]} == set(ports)
 
 
 @pytest.mark.slow
@@ -110,9 +111,7 @@ def test_twenty_thousand_listeners_over_several_processes_match_ss() -> None:
 
 def test_listener_in_another_network_namespace_is_found_and_labelled(run: Run) -> None:
     with netns() as ns:
-        with socket.socket() as probe:  # a port nothing on the host listens on
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()  # nothing on the host uses it
         spec = {"tcp4": [port, 1], "udp4": [port, 1]}
         with holding(spec, ["ip", "netns", "exec", ns]) as h:
             assert h["tcp4"] == [port] and h["udp4"] == [port]

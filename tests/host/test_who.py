@@ -7,13 +7,7 @@ import os
 import socket
 
 from tests.conftest import Run, assert_one_line_error
-from tests.host._support import holding, ss
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.host._support import free_port, holding, ss
 
 
 def test_who_names_the_holder_and_leaves_it_running(run: Run) -> None:
@@ -24,11 +18,10 @@ def test_who_names_the_holder_and_leaves_it_running(run: Run) -> None:
         alive = os.path.exists(f"/proc/{h['pid']}")
         on_ss = {min(pids) for _, _, _, pids in ss(f"-tulnpH sport = :{port}")}
     assert proc.returncode == 0, proc.stderr
-    found = json.loads(proc.stdout)
-    assert [(d["port"], d["protocol"], d["address"], d["pid"]) for d in found] == [
-        (port, "tcp", "::1", h["pid"])
-    ]
-    assert on_ss == {h["pid"]}
+    # The port is ours on ::1 only: another process may hold it on another address.
+    found = [d for d in json.loads(proc.stdout) if d["pid"] == h["pid"]]
+    assert [(d["port"], d["protocol"], d["address"]) for d in found] == [(port, "tcp", "::1")]
+    assert h["pid"] in on_ss
     assert found[0]["process"].startswith("python") and "holder.py" in found[0]["cmdline"]
     assert text.returncode == 0
     assert f"pid {h['pid']}" in text.stdout and "holder.py" in text.stdout
@@ -47,11 +40,12 @@ def test_who_sees_tcp_and_udp_on_one_port(run: Run) -> None:
         port = h["tcp6_loop"][0]
         u.bind(("::1", port))
         found = json.loads(run("who", str(port), "--json").stdout)
-    assert {(d["protocol"], d["pid"]) for d in found} == {("tcp", h["pid"]), ("udp", os.getpid())}
+    mine = {(d["protocol"], d["pid"]) for d in found if d["address"] == "::1"}
+    assert mine == {("tcp", h["pid"]), ("udp", os.getpid())}
 
 
 def test_who_on_a_free_port_exits_1_and_says_so(run: Run) -> None:
-    port = _free_port()
+    port = free_port()
     text = run("who", str(port))
     js = run("who", str(port), "--json")
     assert text.returncode == 1
@@ -76,4 +70,4 @@ def test_who_shows_the_registered_service_when_a_registry_exists(run: Run) -> No
         text = run("who", str(port))
         js = run("who", str(port), "--json")
     assert "registered to: ghost-api (development)" in text.stdout
-    assert [d["pid"] for d in json.loads(js.stdout)] == [h["pid"]]
+    assert h["pid"] in [d["pid"] for d in json.loads(js.stdout)]

@@ -14,7 +14,11 @@ from portreg.views import Lines, Result, Table, Warning
 
 def emit(env: Environment, result: Result) -> None:
     if env.json:
-        env.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+        chunks = getattr(result, "json_chunks", None)
+        if chunks is not None:  # a big result (scan) writes the same text itself, faster
+            env.stdout.writelines(chunks())
+        else:
+            env.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
         for view in result.views():
             if isinstance(view, Warning):
                 _lines(env, view.lines, err=True)

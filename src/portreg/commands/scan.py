@@ -10,7 +10,8 @@ ports.toml is found (no registry is fine). Exit 0 always: scanning finds facts, 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portreg.environment import Environment
@@ -57,13 +58,21 @@ class ScanResult:
     port_range: tuple[int, int] | None = None
     registry: Registry | None = None
     has_registry: bool = False
+    table: bool = True  # False under --json: `emit` asks for views only to find warnings
     exit_code: ExitCode = ExitCode.OK
-    notes: tuple[str, ...] = field(default=())
 
     def to_json(self) -> Any:
         return [lst.to_json() for lst in self.found]
 
+    def json_chunks(self) -> Iterator[str]:
+        """The text of `to_json()` as `--json` prints it, built quickly (see host.json_chunks)."""
+        from portreg.host import json_chunks
+
+        return json_chunks(self.found)
+
     def views(self) -> list[View]:
+        if not self.table:
+            return []
         namespaced = any(lst.namespace for lst in self.found)
         columns = ["Port", "Proto", "Address", "Owner", "User"]
         if namespaced:
@@ -94,5 +103,9 @@ def run(env: Environment, args: argparse.Namespace) -> ScanResult:
     port_range: tuple[int, int] | None = args.range
     registry = None if env.json else load_registry(env)
     return ScanResult(
-        listeners(port_range), port_range, registry, has_registry=registry is not None
+        listeners(port_range),
+        port_range,
+        registry,
+        has_registry=registry is not None,
+        table=not env.json,
     )

@@ -12,6 +12,7 @@ and `pgrep`: "not found" is the answer a script tests for, `portreg who 54000 ||
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,11 @@ class WhoResult:
 
     def to_json(self) -> Any:
         return [lst.to_json() for lst in self.found]
+
+    def json_chunks(self) -> Iterator[str]:
+        from portreg.host import json_chunks
+
+        return json_chunks(self.found)
 
     def views(self) -> list[View]:
         from portreg.commands.scan import address, registered

@@ -16,7 +16,6 @@ import contextlib
 import os
 import socket
 import struct
-from collections.abc import Iterator
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -108,47 +107,114 @@ def dump(port_range: tuple[int, int] | None = None) -> list[Raw]:
     return out
 
 
-def _receive(sock: socket.socket, seq: int, proto: str, family: int) -> Iterator[Raw]:
+def _receive(sock: socket.socket, seq: int, proto: str, family: int) -> list[Raw]:
     fam = "ipv4" if family == socket.AF_INET else "ipv6"
-    addr_len = 4 if family == socket.AF_INET else 16
-    unpack_hdr = _NLMSGHDR.unpack_from
-    unpack_msg = _MSG.unpack_from
+    out: list[Raw] = []
     buf = bytearray(1 << 17)
     view = memoryview(buf)
+    fast: struct.Struct | None = None
     while True:
         n = sock.recv_into(buf)
         off = 0
-        while off + _NLMSGHDR.size <= n:
-            length, mtype, _flags, mseq, _pid = unpack_hdr(buf, off)
-            if length < _NLMSGHDR.size:
-                return
-            if mseq != seq:
+        if n >= _NLMSGHDR.size:
+            if fast is None:
+                fast = _fast_layout(buf, n, family)
+            if fast is not None:
+                off = _parse_fast(fast, view, n, seq, proto, fam, out)
+        if _parse(buf, off, n, seq, proto, fam, out):
+            return out
+
+
+def _fast_layout(buf: bytearray, n: int, family: int) -> struct.Struct | None:
+    """A struct for a whole record, when the first one is a plain data record.
+
+    The kernel sends every socket of one dump with the same attributes, so records have one
+    length; `struct.iter_unpack` then reads them ~4x faster than walking each header.
+    `_parse_fast` still checks every record's length, type and (for IPv6) attribute.
+    """
+    length, mtype = struct.unpack_from("=IH", buf, 0)
+    if mtype != SOCK_DIAG_BY_FAMILY or length & 3 or length < _NLMSGHDR.size + _MSG_LEN:
+        return None
+    head = "=IH2xI4x4xH2x"  # nlmsghdr (len, type, seq); msg family..retrans, sport, dport
+    head += "4s12x" if family == socket.AF_INET else "16s"  # source address
+    head += "16x4x8x12xII"  # dst, if, cookie, expires/rqueue/wqueue, uid, inode
+    used = _NLMSGHDR.size + _MSG_LEN
+    if family == socket.AF_INET:
+        return struct.Struct(f"{head}{length - used}x")
+    a = used
+    while a + 5 <= length:
+        alen, atype = _RTA.unpack_from(buf, a)
+        if alen < 4:
+            return None
+        if atype == INET_DIAG_SKV6ONLY:
+            return struct.Struct(f"{head}{a - used + 2}xHB{length - a - 5}x")
+        a += (alen + 3) & ~3
+    return None
+
+
+def _parse_fast(
+    layout: struct.Struct, view: memoryview, n: int, seq: int, proto: str, fam: str,
+    out: list[Raw],
+) -> int:  # fmt: skip
+    """Records at the start of the buffer in one go; returns the offset where they end."""
+    size = layout.size
+    count = n // size
+    if not count:
+        return 0
+    records = list(layout.iter_unpack(view[: count * size]))
+    ntohs = socket.ntohs
+    if fam == "ipv4":
+        if {r[:3] for r in records} != {(size, SOCK_DIAG_BY_FAMILY, seq)}:
+            return 0  # not all plain records (the end of the dump is among them): go slowly
+        out.extend([(proto, fam, r[4], ntohs(r[3]), r[6], r[5], None) for r in records])
+    else:
+        if {(*r[:3], r[7]) for r in records} != {
+            (size, SOCK_DIAG_BY_FAMILY, seq, INET_DIAG_SKV6ONLY)
+        }:
+            return 0
+        out.extend([(proto, fam, r[4], ntohs(r[3]), r[6], r[5], bool(r[8])) for r in records])
+    return count * size
+
+
+def _parse(
+    buf: bytearray, off: int, n: int, seq: int, proto: str, fam: str, out: list[Raw]
+) -> bool:
+    """Records one header at a time from `off`; True once the dump is done."""
+    addr_len = 4 if fam == "ipv4" else 16
+    unpack_hdr = _NLMSGHDR.unpack_from
+    unpack_msg = _MSG.unpack_from
+    while off + _NLMSGHDR.size <= n:
+        length, mtype, _flags, mseq, _pid = unpack_hdr(buf, off)
+        if length < _NLMSGHDR.size:
+            return True
+        if mseq != seq:
+            off += (length + 3) & ~3
+            continue
+        if mtype == NLMSG_DONE:
+            return True
+        if mtype == NLMSG_ERROR:
+            (err,) = struct.unpack_from("=i", buf, off + _NLMSGHDR.size)
+            if err == 0:
                 off += (length + 3) & ~3
                 continue
-            if mtype == NLMSG_DONE:
-                return
-            if mtype == NLMSG_ERROR:
-                (err,) = struct.unpack_from("=i", buf, off + _NLMSGHDR.size)
-                if err == 0:
-                    off += (length + 3) & ~3
-                    continue
-                raise Refused(-err, f"netlink sock_diag refused: {os.strerror(-err)}")
-            body = off + _NLMSGHDR.size
-            _fam, _state, _t, _r, sport, _dport, src, _dst, _if, _ck, _e, _rq, _wq, uid, inode = (
-                unpack_msg(buf, body)
-            )
-            v6only: bool | None = None
-            if addr_len == 16:
-                # Attributes follow the message: find INET_DIAG_SKV6ONLY.
-                a = body + _MSG_LEN
-                end = off + length
-                while a + 4 <= end:
-                    alen, atype = _RTA.unpack_from(buf, a)
-                    if alen < 4:
-                        break
-                    if atype == INET_DIAG_SKV6ONLY:
-                        v6only = bool(view[a + 4])
-                        break
-                    a += (alen + 3) & ~3
-            yield (proto, fam, src[:addr_len], _BE16.unpack(sport)[0], inode, uid, v6only)
-            off += (length + 3) & ~3
+            raise Refused(-err, f"netlink sock_diag refused: {os.strerror(-err)}")
+        body = off + _NLMSGHDR.size
+        _fam, _state, _t, _r, sport, _dport, src, _dst, _if, _ck, _e, _rq, _wq, uid, inode = (
+            unpack_msg(buf, body)
+        )
+        v6only: bool | None = None
+        if addr_len == 16:
+            # Attributes follow the message: find INET_DIAG_SKV6ONLY.
+            a = body + _MSG_LEN
+            end = off + length
+            while a + 4 <= end:
+                alen, atype = _RTA.unpack_from(buf, a)
+                if alen < 4:
+                    break
+                if atype == INET_DIAG_SKV6ONLY:
+                    v6only = bool(buf[a + 4])
+                    break
+                a += (alen + 3) & ~3
+        out.append((proto, fam, bytes(src[:addr_len]), _BE16.unpack(sport)[0], inode, uid, v6only))
+        off += (length + 3) & ~3
+    return False
