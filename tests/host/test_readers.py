@@ -89,10 +89,10 @@ def test_fast_json_text_is_what_json_dumps_prints() -> None:
             None,
             105,
             False,
-        ),  # fmt: skip
+        ),
         Listener(
             53000, "udp", "::", "ipv6", 12, None, None, None, "root", "net:[4026532]", 0, None
-        ),  # fmt: skip
+        ),
         Listener(53001, "tcp", "::", "ipv6", 13, 7, "x", odd, "root", "blue", 0, True),
         Listener(53002, "tcp", "::", "ipv6", 14, 7, "x", odd, "root", "blue", 0, True),
     ]

@@ -164,7 +164,7 @@ def _build(raws: list[tuple[Raw, str | None]], holders: dict[int, int]) -> list[
                 if v6only is None
                 else (not v6only and text == "::"),
             ),
-        )  # fmt: skip
+        )
         for (proto, family, addr, port, inode, uid, v6only), namespace in raws
     ]
     out.sort(key=_ORDER)
