@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 FIRST_PORT = 32800  # listeners in 32800-52999: below the registry's range, clear of 20000-30000
-ROOT = Path(__file__).resolve().parent.parent
 PORTREG = [str(Path(sys.executable).with_name("portreg"))]
 if not Path(PORTREG[0]).exists():
     PORTREG = [sys.executable, "-m", "portreg"]

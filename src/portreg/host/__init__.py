@@ -83,14 +83,18 @@ def json_chunks(found: list[Listener]) -> Iterator[str]:
     owner: dict[tuple[Any, ...], str] = {}
     ns: dict[tuple[Any, ...], str] = {}
     last = len(found) - 1
-    yield "[\n"
+    batch: list[str] = ["[\n"]
     for i, lst in enumerate(found):
         k1, k2, k3 = lst[1:4], lst[5:9], lst[9:]
         b1 = where.get(k1) or where.setdefault(k1, block(where_f, k1))
         b2 = owner.get(k2) or owner.setdefault(k2, block(owner_f, k2))
         b3 = ns.get(k3) or ns.setdefault(k3, block(ns_f, k3)[:-2] + "\n")
         end = "  },\n" if i < last else "  }\n]\n"
-        yield f'  {{\n    "port": {lst[0]},\n{b1}{b2}{b3}{end}'
+        batch.append(f'  {{\n    "port": {lst[0]},\n{b1}{b2}{b3}{end}')
+        if len(batch) >= 2048:  # few large writes: a write per socket costs more than the text
+            yield "".join(batch)
+            batch.clear()
+    yield "".join(batch)
 
 
 def listeners(port_range: tuple[int, int] | None = None, *, owners: bool = True) -> list[Listener]:
