@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -191,7 +192,7 @@ async def stream(broker: Broker, last_id: int | None, ping_seconds: float) -> As
             except Exception:
                 last_id = broker.last_seen
         last = last_id
-        yield "retry: 2000\n\n"
+        yield f": worker {os.getpid()}\n\nretry: 2000\n\n"
         need_db = True
         while True:
             if need_db:

@@ -1,16 +1,212 @@
-"""Placeholder for the web page (owned by the web-page engineer): a plain page at `/`."""
+"""The web page at `/`: the registry, live, for the people who read it.
+
+Rendered on the server (Jinja2) for a fast first paint; `static/app.js` (plain JavaScript, no build
+step) then adds filtering, sorting, the detail dialog, live updates from the SSE stream and the
+write actions. The page reads its data through the API's own handlers, so what it shows is
+exactly what `/api/v1` answers.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 router = APIRouter()
 
+HERE = Path(__file__).parent
+ENVIRONMENTS = ("development", "staging", "production")
+TOPOLOGY_MAX_NODES = 60
+
+
+@cache
+def _templates() -> Any:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html", "svg"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["port"] = lambda p: "TBD" if p is None else str(p)
+    return env
+
+
+@cache
+def _asset_version() -> str:
+    """Changes whenever a static file does, so browsers never run stale JavaScript."""
+    stamps = [f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted((HERE / "static").glob("*"))]
+    return format(abs(hash("|".join(stamps))) % 10**10, "x")
+
+
+def _body(resp: Response) -> Any:
+    return json.loads(bytes(resp.body))
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside <script type="application/json">: no `</` can close the element."""
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+
+
+def services_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per service (the table's rows) from the API's per-environment rows."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        s = out.get(r["service"])
+        if s is None:
+            s = out[r["service"]] = {
+                "service": r["service"],
+                "name": r["name"],
+                "protocol": r["protocol"],
+                "transport": r["transport"],
+                "status": r["status"],
+                "notes": r["notes"],
+                "purpose": r["purpose"],
+                "ports": {},
+            }
+        s["ports"][r["environment"]] = r["port"]
+    return list(out.values())
+
+
+def primary(ports: dict[str, int | None]) -> tuple[str, int | None]:
+    """The environment and port the table shows: development's, else the first with a port."""
+    if ports.get("development") is not None:
+        return "development", ports["development"]
+    for env, port in ports.items():
+        if port is not None:
+            return env, port
+    return next(iter(ports), "development"), None
+
+
+def topology(registry: Any) -> dict[str, Any]:
+    """A layered drawing of `depends_on`: dependencies on top, the services using them below."""
+    services = registry.services
+    edges = [
+        (s.id, d) for s in services.values() for d in s.depends_on if d in services and d != s.id
+    ]
+    ids = sorted({x for e in edges for x in e}, key=lambda i: services[i].name.lower())
+    truncated = len(ids) > TOPOLOGY_MAX_NODES
+    ids = ids[:TOPOLOGY_MAX_NODES]
+    keep = set(ids)
+    edges = [e for e in edges if e[0] in keep and e[1] in keep]
+    deps: dict[str, list[str]] = {i: [] for i in ids}
+    for a, b in edges:
+        deps[a].append(b)
+    depth: dict[str, int] = {}
+
+    def level(i: str, seen: frozenset[str]) -> int:
+        if i in depth:
+            return depth[i]
+        if i in seen:  # a cycle: draw it, don't recurse forever
+            return 0
+        d = max((level(x, seen | {i}) + 1 for x in deps[i]), default=0)
+        depth[i] = d
+        return d
+
+    for i in ids:
+        level(i, frozenset())
+    layers: dict[int, list[str]] = {}
+    for i in ids:
+        layers.setdefault(depth[i], []).append(i)
+    box_w, box_h, gap_x, gap_y, pad = 150, 46, 30, 60, 20
+    widest = max((len(v) for v in layers.values()), default=0)
+    width = max(pad * 2 + widest * box_w + max(widest - 1, 0) * gap_x, 360)
+    nodes: dict[str, dict[str, Any]] = {}
+    for d, members in sorted(layers.items()):
+        row_w = len(members) * box_w + (len(members) - 1) * gap_x
+        x0 = (width - row_w) / 2
+        for k, i in enumerate(members):
+            s = services[i]
+            nodes[i] = {
+                "id": i,
+                "name": s.name,
+                "port": s.primary_port,
+                "status": s.status,
+                "x": x0 + k * (box_w + gap_x),
+                "y": pad + 24 + d * (box_h + gap_y),
+            }
+    height = pad * 2 + 24 + len(layers) * box_h + max(len(layers) - 1, 0) * gap_y
+    lines = [
+        {
+            "from": a,
+            "to": b,
+            "x1": nodes[a]["x"] + box_w / 2,
+            "y1": nodes[a]["y"],
+            "x2": nodes[b]["x"] + box_w / 2,
+            "y2": nodes[b]["y"] + box_h,
+        }
+        for a, b in edges
+    ]
+    return {
+        "nodes": list(nodes.values()),
+        "edges": lines,
+        "width": width,
+        "height": height,
+        "box_w": box_w,
+        "box_h": box_h,
+        "host": registry.host,
+        "truncated": truncated,
+    }
+
+
+async def _context(request: Request) -> dict[str, Any]:
+    from portreg.server.app import state_of
+    from portreg.server.routes import api
+
+    st = state_of(request)
+    ctx: dict[str, Any] = {"read_auth": st.settings.read_auth, "version": _asset_version()}
+    if st.settings.read_auth == "token":  # the page asks for a token and loads everything by JS
+        ctx.update(ready=False, services=[], rows=[], title="portreg", project="")
+        return ctx
+    event_id = st.broker.last_seen  # before reading: the page replays anything after it
+    registry = await api.registry_of(st)
+    rows = _body(await api.list_services(request, None, None, None, None, 0))
+    ranges = _body(await api.ranges(request))
+    audit = _body(await api.audit(request))
+    policy = _body(await api.policy(request))
+    services = services_of(rows)
+    envs = list(ENVIRONMENTS) + sorted({r["environment"] for r in rows} - set(ENVIRONMENTS))
+    for s in services:
+        s["env"], s["port"] = primary(s["ports"])
+    ctx.update(
+        ready=True,
+        title=registry.title,
+        project=registry.project,
+        purpose=registry.purpose,
+        services=services,
+        environments=envs,
+        statuses=("active", "planned", "reserved", "deprecated"),
+        ranges=ranges,
+        audit=audit,
+        policy=policy,
+        topology=topology(registry),
+        initial=_script_json(
+            {
+                "rows": rows,
+                "ranges": ranges,
+                "audit": audit,
+                "policy": policy,
+                "event_id": event_id,
+            }
+        ),
+    )
+    return ctx
+
 
 @router.get("/", include_in_schema=False, response_class=HTMLResponse)
-async def index() -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><html><head><meta charset='utf-8'><title>portreg</title></head>"
-        "<body><h1>portreg</h1><p>API: <a href='/docs'>/docs</a></p></body></html>"
-    )
+async def index(request: Request) -> HTMLResponse:
+    if request.query_params.get("part") == "topology":  # the live page redraws it from this
+        from portreg.server.routes import api
+
+        st = await api.can_read(request)
+        t = topology(await api.registry_of(st))
+        html = _templates().get_template("topology.svg").render(t=t)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    ctx = await _context(request)
+    html = _templates().get_template("index.html").render(**ctx)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
