@@ -93,9 +93,13 @@ class Server:
         if scope not in self.tokens:
             out = subprocess.run(
                 [*portreg_cmd(), "token", "create", "--scope", scope],
-                cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=60,
+                cwd=self.cwd,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
                 check=True,
-            )  # fmt: skip
+            )
             self.tokens[scope] = out.stdout.strip()
         return self.tokens[scope]
 
@@ -135,9 +139,13 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         log = tmp_path / f"server-{port}.log"
         args = [*portreg_cmd(), "serve", "--port", str(port), "--workers", str(workers)]
         proc = subprocess.Popen(
-            args, cwd=tmp_path, env=full, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            args,
+            cwd=tmp_path,
+            env=full,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         server = Server(f"http://127.0.0.1:{port}", proc, full, tmp_path, log)
         servers.append(server)
         if wait:
@@ -211,8 +219,9 @@ def pg_query(url: str, sql: str) -> list[Any]:
 
 def ensure_postgres_up() -> None:
     for _ in range(100):
-        r = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432"], capture_output=True,
-                           check=False)  # fmt: skip
+        r = subprocess.run(
+            ["pg_isready", "-h", "127.0.0.1", "-p", "5432"], capture_output=True, check=False
+        )
         if r.returncode == 0:
             return
         time.sleep(0.2)
@@ -227,11 +236,26 @@ def ensure_redis_up() -> None:
     if redis_up():
         return
     subprocess.run(
-        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-         "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-         "--logfile", "/var/log/redis/ci.log"],
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "-::1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "/var/lib/redis",
+            "--logfile",
+            "/var/log/redis/ci.log",
+        ],
         check=False,
-    )  # fmt: skip
+    )
     for _ in range(100):
         if redis_up():
             return

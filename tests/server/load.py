@@ -36,9 +36,10 @@ async def assign_many(
 
     async def client(i: int) -> None:
         async with httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {token}"}, timeout=60,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
             limits=httpx.Limits(max_connections=1),
-        ) as http:  # fmt: skip
+        ) as http:
             for j in range(per_client):
                 name = f"{prefix}-{i}-{j}"
                 while True:

@@ -30,11 +30,13 @@ def test_writes_need_a_write_token_and_reads_are_open(start_server: StartServer)
     assert status == 401 and "token" in body["detail"]
     status, body = http("POST", server.api + "/assignments", {"service": "api"}, token="prt_nope")
     assert status == 401 and body["detail"] == "invalid token"
-    status, body = http("POST", server.api + "/assignments", {"service": "api"},
-                        token=server.token("read"))  # fmt: skip
+    status, body = http(
+        "POST", server.api + "/assignments", {"service": "api"}, token=server.token("read")
+    )
     assert status == 403 and "scope" in body["detail"]
-    status, body = http("POST", server.api + "/assignments", {"service": "api"},
-                        token=server.token("write"))  # fmt: skip
+    status, body = http(
+        "POST", server.api + "/assignments", {"service": "api"}, token=server.token("write")
+    )
     assert status == 201 and body["port"] == 53000
     # The token never shows up in the server's log.
     assert server.token("write") not in server.log.read_text()
@@ -85,8 +87,16 @@ def test_api_contract_round_trip(start_server: StartServer, tmp_path: Path) -> N
     assert status == 200
     by_id = {(r["service"], r["environment"]): r for r in rows}
     assert by_id[("api-server", "development")]["port"] == 54000
-    assert set(rows[0]) >= {"service", "name", "environment", "port", "protocol", "transport",
-                            "status", "notes"}  # fmt: skip
+    assert set(rows[0]) >= {
+        "service",
+        "name",
+        "environment",
+        "port",
+        "protocol",
+        "transport",
+        "status",
+        "notes",
+    }
     assert http("GET", api + "/services?limit=1&offset=1")[1] == rows[1:2]
 
     status, first = http("POST", api + "/assignments", {"service": "Web UI"}, token=tok)
@@ -105,15 +115,21 @@ def test_api_contract_round_trip(start_server: StartServer, tmp_path: Path) -> N
     assert info["registered"] == [] and info["allowed"] is False and info["problems"]
 
     target = first["port"] + 100
-    status, moved = http("POST", api + "/services/web-ui/move",
-                         {"port": target, "reason": "clash with a vendor tool"}, token=tok)  # fmt: skip
+    status, moved = http(
+        "POST",
+        api + "/services/web-ui/move",
+        {"port": target, "reason": "clash with a vendor tool"},
+        token=tok,
+    )
     assert status == 200 and (moved["old"], moved["new"]) == (first["port"], target)
-    status, err = http("POST", api + "/services/web-ui/move",
-                       {"port": 54000, "reason": "x"}, token=tok)  # fmt: skip
+    status, err = http(
+        "POST", api + "/services/web-ui/move", {"port": 54000, "reason": "x"}, token=tok
+    )
     assert status == 409 and "api-server" in err["detail"]
 
-    status, res = http("POST", api + "/reservations", {"service": "Metrics", "purpose": "later"},
-                       token=tok)  # fmt: skip
+    status, res = http(
+        "POST", api + "/reservations", {"service": "Metrics", "purpose": "later"}, token=tok
+    )
     assert status == 200 and res["port"] is not None
     ranges = http("GET", api + "/ranges")[1]
     assert res["port"] in ranges["reserved"] and target in ranges["assigned"]
@@ -156,8 +172,13 @@ def test_metrics_parse_with_prometheus_parser(start_server: StartServer) -> None
     status, text = http("GET", server.url + "/metrics")
     assert status == 200
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    for name in ("portreg_http_requests", "portreg_http_request_duration_seconds",
-                 "portreg_assignments", "portreg_free_ports", "portreg_sse_subscribers"):  # fmt: skip
+    for name in (
+        "portreg_http_requests",
+        "portreg_http_request_duration_seconds",
+        "portreg_assignments",
+        "portreg_free_ports",
+        "portreg_sse_subscribers",
+    ):
         assert name in families, sorted(families)
     free = families["portreg_free_ports"].samples[0]
     assert free.labels == {"range": "53000-54999"}
@@ -202,7 +223,12 @@ def test_token_create_prints_the_token_alone(run: Run, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("prt_") and len(out.stdout.strip().splitlines()) == 1
     assert (tmp_path / "portreg.db").is_file()
-    bad = run("token", "create", "--scope", "read",
-              env={"DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:9/x"})  # fmt: skip
+    bad = run(
+        "token",
+        "create",
+        "--scope",
+        "read",
+        env={"DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:9/x"},
+    )
     assert_one_line_error(bad)
     assert subprocess  # (imported for type checkers of the fixtures)

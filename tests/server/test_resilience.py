@@ -161,8 +161,11 @@ def test_redis_stopped_api_works_health_degraded_events_reach_same_worker(
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and http("GET", server.api + "/health")[1]["redis"] != "ok":
         time.sleep(0.2)
-    assert http("GET", server.api + "/health")[1] == {"status": "ok", "database": "ok",
-                                                      "redis": "ok"}  # fmt: skip
+    assert http("GET", server.api + "/health")[1] == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "ok",
+    }
     client.close()
 
 
