@@ -565,3 +565,96 @@ def move(
     moved = s.with_port(environment, port)
     entry = ChangeEntry(stamp.at, stamp.who, "move", s.id, environment, old, port, reason)
     return registry.with_service(moved).with_change(entry), Outcome(s.id, environment, port, True)
+
+
+# --- PostgreSQL: allocation as one statement (migration 0002) -----------------------------------
+
+ID_MARK, PORT_MARK = 987654320, 987654321  # stand-ins the function replaces in the payload
+
+
+async def _service_now(conn: AsyncConnection, ref: str, sid: str) -> Service | None:
+    rows = (await conn.execute(select(services).where(services.c.id.in_({ref, sid})))).all()
+    found = sorted(rows, key=lambda r: r.id != ref)
+    if not found:
+        return None
+    prow = await conn.execute(
+        select(assignments.c.environment, assignments.c.port)
+        .where(assignments.c.service_id == found[0].id)
+        .order_by(assignments.c.seq, assignments.c.id)
+    )
+    return _service_from(found[0], dict(prow.all()))
+
+
+async def assign_pg(
+    engine: Any,
+    ref: str,
+    environment: str,
+    who: str,
+    *,
+    protocol: str | None,
+    transport: str | None,
+    reason: str,
+) -> Written:
+    """`assign` on PostgreSQL: a lock-free read for the common "already has one" answer, then
+    the `portreg_assign` function in autocommit (lock, pick, insert, record in one statement)."""
+    from sqlalchemy import text
+
+    sid = service_id(ref)
+    if not sid:
+        raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
+    async with engine.connect() as plain:
+        conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+        existing = await _service_now(conn, ref, sid)
+        if existing is not None and existing.ports.get(environment) is not None:
+            body = {
+                "service": existing.id,
+                "environment": environment,
+                "port": existing.ports[environment],
+                "created": False,
+            }
+            return Written(body)
+        host = (await load_meta_value(conn, "host")) or ""
+        if existing is None:
+            proto, trans = protocol or transport or "tcp", transport or "tcp"
+            template = Service(
+                id=sid, name=ref, ports={environment: PORT_MARK}, protocol=proto, transport=trans
+            )
+        else:
+            proto, trans = existing.protocol, existing.transport
+            template = existing.with_port(environment, PORT_MARK)
+        at = utcnow()
+        entry = ChangeEntry(at, who, "assign", template.id, environment, None, PORT_MARK, reason)
+        payload = {**change_dict(ID_MARK, entry), "row": row(template, environment)}
+        text_payload = json.dumps(payload, separators=(",", ":"), default=str)
+        result = await conn.execute(
+            text(
+                "SELECT * FROM portreg_assign(:ref, :sid, :name, :env, :proto, :trans, :who, "
+                ":reason, :at, :host, :payload)"
+            ),
+            {
+                "ref": ref,
+                "sid": sid,
+                "name": ref,
+                "env": environment,
+                "proto": proto,
+                "trans": trans,
+                "who": who,
+                "reason": reason,
+                "at": at,
+                "host": host,
+                "payload": text_payload,
+            },
+        )
+        out = result.one()
+    if out.out_port is None:
+        raise Conflict(
+            "no free port left in the policy range: every port is avoided, registered or reserved"
+        )
+    body = {
+        "service": out.out_service,
+        "environment": environment,
+        "port": out.out_port,
+        "created": bool(out.out_created),
+    }
+    events = [(int(out.out_event), out.out_payload)] if out.out_created else []
+    return Written(body, events, created=bool(out.out_created))

@@ -412,7 +412,12 @@ async def _assign(
             conn, ref, env, who.name, protocol=protocol, transport=transport, reason=reason
         )
 
-    written = await _write(st, tx)
+    if st.engine.dialect.name == "postgresql":
+        written = await repo.assign_pg(
+            st.engine, ref, env, who.name, protocol=protocol, transport=transport, reason=reason
+        )
+    else:
+        written = await _write(st, tx)
     if written.events:
         st.metrics.assignments.inc()
         await st.broker.publish(written.events)
