@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -151,18 +150,18 @@ class Server:
 def seed_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seed page imported into a ports.toml by the real command line."""
     d = tmp_path_factory.mktemp("seed")
-    dev = os.environ.get("PORTREG_WEB_DEV_SEED_TOML")
-    if dev:
-        shutil.copy(dev, d / "ports.toml")
-        return d / "ports.toml"
-    proc = cli("import", str(SEED), cwd=d)
+    target = d / "ports.toml"
+    proc = cli("import", str(SEED), cwd=d, env={"PORTREG_REGISTRY": str(target)})
     assert proc.returncode == 0, f"portreg import of the seed failed: {proc.stderr.strip()}"
-    return d / "ports.toml"
+    assert target.exists()
+    return target
 
 
 @pytest.fixture(scope="session")
 def seed_rows(seed_registry: Path) -> list[dict[str, Any]]:
-    proc = cli("list", "--json", cwd=seed_registry.parent)
+    proc = cli(
+        "list", "--json", cwd=seed_registry.parent, env={"PORTREG_REGISTRY": str(seed_registry)}
+    )
     assert proc.returncode == 0, proc.stderr
     rows: list[dict[str, Any]] = json.loads(proc.stdout)
     return rows

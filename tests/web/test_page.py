@@ -212,7 +212,14 @@ def test_write_errors_are_the_clis_messages(
     (copy / "ports.toml").write_bytes(seed_registry.read_bytes())
     cli_messages = []
     for port in ("22", "54379"):
-        proc = cli("reserve", "cache-2", "--port", port, cwd=copy)
+        proc = cli(
+            "reserve",
+            "cache-2",
+            "--port",
+            port,
+            cwd=copy,
+            env={"PORTREG_REGISTRY": str(copy / "ports.toml")},
+        )
         assert proc.returncode == 2, proc.stderr
         cli_messages.append(proc.stderr.strip().removeprefix("error: "))
 
@@ -273,8 +280,51 @@ def test_accessible_names_and_phone_width(browser: Any, server: Server) -> None:
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.className") == "skip"
+        # every focusable control shows a visible focus style
+        page.keyboard.press("Tab")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none"
+        assert low_contrast(page) == []
     finally:
         ctx.close()
+
+
+CONTRAST_JS = """() => {
+  const lum = (c) => {
+    const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const alpha = (c) => { const m = c.match(/[\\d.]+/g); return m.length > 3 ? Number(m[3]) : 1; };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const bg = getComputedStyle(e).backgroundColor;
+      if (alpha(bg) > 0.5) return bg;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest("svg, dialog:not([open])") || el.disabled) continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const st = getComputedStyle(el);
+    if (st.visibility === "hidden") continue;
+    const a = lum(st.color), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    const what = `${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}"`;
+    if (ratio < need) bad.push(`${what} ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}"""
+
+
+def low_contrast(page: Any) -> list[str]:
+    """Text below WCAG AA contrast (4.5:1, 3:1 for large text) against its background."""
+    found: list[str] = page.evaluate(CONTRAST_JS)
+    return found
 
 
 def test_screenshots(browser: Any, server: Server) -> None:

@@ -40,8 +40,10 @@ def _templates() -> Any:
 @cache
 def _asset_version() -> str:
     """Changes whenever a static file does, so browsers never run stale JavaScript."""
+    import zlib
+
     stamps = [f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted((HERE / "static").glob("*"))]
-    return format(abs(hash("|".join(stamps))) % 10**10, "x")
+    return format(zlib.crc32("|".join(stamps).encode()), "08x")
 
 
 def _body(resp: Response) -> Any:
@@ -49,8 +51,8 @@ def _body(resp: Response) -> Any:
 
 
 def _script_json(value: Any) -> str:
-    """JSON safe inside <script type="application/json">: no `</` can close the element."""
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside <script type="application/json">: no `<` can end or confuse the element."""
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def services_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -154,6 +156,11 @@ def topology(registry: Any) -> dict[str, Any]:
     }
 
 
+def _compact(s: dict[str, Any]) -> dict[str, Any]:
+    keys = ("service", "name", "protocol", "transport", "status", "notes", "purpose", "ports")
+    return {k: s[k] for k in keys}
+
+
 async def _context(request: Request) -> dict[str, Any]:
     from portreg.server.app import state_of
     from portreg.server.routes import api
@@ -187,7 +194,7 @@ async def _context(request: Request) -> dict[str, Any]:
         topology=topology(registry),
         initial=_script_json(
             {
-                "rows": rows,
+                "services": [_compact(s) for s in services],
                 "ranges": ranges,
                 "audit": audit,
                 "policy": policy,

@@ -47,8 +47,9 @@
     return data;
   }
 
-  function setRows(rows) {
+  function setRows(rows, grouped = null) {
     const map = new Map();
+    for (const s of grouped || []) map.set(s.service, s);
     for (const r of rows) {
       let s = map.get(r.service);
       if (!s) {
@@ -109,12 +110,12 @@
       .filter(([oe, op]) => oe !== e && op !== null)
       .map(([oe, op]) => `<small>${esc(oe)} ${esc(op)}</small>`).join("");
     return `<tr data-id="${esc(s.service)}">` +
-      `<th scope="row" data-label="Service"><button type="button" class="open" data-open="${esc(s.service)}">${esc(s.name)}</button></th>` +
-      `<td data-label="Port" class="port">${esc(portText(p))}${others}</td>` +
-      `<td data-label="Protocol">${esc(s.protocol)}</td>` +
-      `<td data-label="Status"><span class="status status-${esc(s.status)}">${esc(s.status)}</span></td>` +
-      `<td data-label="Environment">${esc(e)}</td>` +
-      `<td data-label="Notes">${esc(s.notes || s.purpose)}</td></tr>`;
+      `<th scope="row"><button type="button" class="open" data-open="${esc(s.service)}">${esc(s.name)}</button></th>` +
+      `<td class="port">${esc(portText(p))}${others}</td>` +
+      `<td>${esc(s.protocol)}</td>` +
+      `<td><span class="status status-${esc(s.status)}">${esc(s.status)}</span></td>` +
+      `<td>${esc(e)}</td>` +
+      `<td>${esc(s.notes || s.purpose)}</td></tr>`;
   }
 
   function renderTable(flash) {
@@ -438,7 +439,7 @@
   function init() {
     const initial = JSON.parse($("#initial").textContent || "null");
     if (initial) {
-      setRows(initial.rows);
+      setRows([], initial.services);
       Object.assign(state, { ranges: initial.ranges, audit: initial.audit, policy: initial.policy });
       state.lastId = initial.event_id ?? null;
       renderRanges();
