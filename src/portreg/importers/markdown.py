@@ -158,7 +158,8 @@ def _table(tokens: list[Any], i: int, section: _Section) -> int:
 
 # --- small text helpers ------------------------------------------------------------------------
 
-_LABEL = re.compile(r"^\*\*(?P<key>[^*]+?)\*\*\s*:?\s*(?P<value>.*)$", re.S)
+_LABEL = re.compile(r"^\*\*(?P<key>[^*]+?):\*\*[ \t]*(?P<value>.*)$", re.S)
+_LABEL_COLON_AFTER = re.compile(r"^\*\*(?P<key>[^*]+?)\*\*[ \t]*:[ \t]*(?P<value>.*)$", re.S)
 _PORT_CELL = re.compile(r"^(?P<port>\d+)\s*(?:/\s*(?P<transport>tcp|udp))?\b", re.I)
 _NUMBER = re.compile(r"(?<![\d.])\d{1,5}(?![\d.])")
 _RANGE = re.compile(r"(\d{1,5})\s*(?:-|–|—|to)\s*(\d{1,5})")
@@ -172,10 +173,9 @@ def _plain(text: str) -> str:
 
 def _label(text: str) -> tuple[str, str] | None:
     """`**Key:** value` (or `Key: value` in plain text) as (key lower-cased, value)."""
-    m = _LABEL.match(text)
+    m = _LABEL.match(text) or _LABEL_COLON_AFTER.match(text)
     if m:
-        key = m.group("key").strip().rstrip(":").strip()
-        return key.lower(), m.group("value").strip()
+        return m.group("key").strip().lower(), m.group("value").strip()
     return None
 
 
@@ -325,18 +325,22 @@ class _Page:
             d = self.drafts[sid] = _Draft(sid, name)
         return d
 
-    def match(self, ref: str) -> _Draft | None:
-        """A service a short name means: "API" → API Server, "Postgres" → PostgreSQL."""
+    def match(self, ref: str, *, strict: bool = False) -> _Draft | None:
+        """A service a short name means: "API" → API Server, "Postgres" → PostgreSQL.
+        `strict`: the name itself only (diagram labels)."""
         sid = service_id(_plain(ref))
         if not sid:
             return None
         if sid in self.drafts:
             return self.drafts[sid]
+        if strict:
+            return None
         for test in (
             lambda d: d.id.startswith(sid + "-"),
             lambda d: d.id.startswith(sid),
             lambda d: sid.startswith(d.id),
             lambda d: service_id(d.name.split()[0]) == sid if d.name.split() else False,
+            lambda d: sid in d.id.split("-"),
         ):
             found = [d for d in self.drafts.values() if test(d)]
             if len(found) == 1:
@@ -654,7 +658,8 @@ class _Page:
         if not self.explicit_deps:
             for text in diagrams:
                 for dependent, dependency in diagram_edges(text):
-                    a, b = self.match(dependent), self.match(dependency)
+                    a = self.match(dependent, strict=True)
+                    b = self.match(dependency, strict=True)
                     if a and b and a is not b and b.id not in a.depends_on:
                         a.depends_on.append(b.id)
         registry = Registry(
@@ -662,7 +667,12 @@ class _Page:
             purpose=preamble.get("purpose", ""),
             host=host,
             policy=policy,
-            services={d.id: _service(d) for d in self.drafts.values()},
+            # Active services first, then reserved ones: the order the page's two tables list
+            # them in, so a rendered page reads back in the same order.
+            services={
+                s.id: s
+                for s in sorted(map(_service, self.drafts.values()), key=lambda s: s.reserved)
+            },
             extra_sections=tuple(extra),
             last_updated=_datetime(preamble.get("last updated", "")),
         )
