@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from portreg import render, store
 from portreg.errors import PortregError
 from portreg.importers import Imported, markdown
 from portreg.model import DEFAULT_AVOID
@@ -295,3 +299,31 @@ def test_cli_records_ports_that_break_the_policy(run: Run) -> None:
     rows = {r["service"]: r for r in json.loads(run("list", "--json").stdout)}
     assert rows["legacy-admin"]["port"] == 8080
     assert rows["outside-range"]["port"] == 60001
+
+
+# --- mangled pages: a clear error or a registry the store can hold, never a crash ---------------
+
+_PIECES = ["|", "**", "`", "(", ")", ":", "-", "99999", "┌", "▲", "│", "## ", "TBD", "/udp", "\\"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    page=st.sampled_from([SEED, *sorted(PAGES.glob("*.md"))]),
+    keep=st.lists(st.booleans(), min_size=300, max_size=300),
+    inserts=st.lists(
+        st.tuples(st.integers(0, 299), st.integers(0, 200), st.sampled_from(_PIECES)), max_size=8
+    ),
+)
+def test_mangled_pages_never_crash(page: Path, keep: list[bool], inserts: list[Any]) -> None:
+    lines = [ln for ln, k in zip(page.read_text().splitlines(), keep, strict=False) if k]
+    for row, col, piece in inserts:
+        if lines:
+            i = row % len(lines)
+            lines[i] = lines[i][:col] + piece + lines[i][col:]
+    try:
+        registry = markdown.parse("\n".join(lines), "m.md").registry
+    except PortregError as exc:
+        assert str(exc).startswith("m.md: ")
+        return
+    assert store.loads(store.dumps(registry)).services == registry.services
+    render.markdown(registry)
