@@ -40,6 +40,8 @@ class Backend(Protocol):
 
     def release(self, ref: str, *, environment: str | None) -> Outcome: ...
 
+    def move(self, ref: str, port: int, *, environment: str, reason: str) -> Outcome: ...
+
 
 class LocalBackend:
     """ports.toml under its lock; the live host is scanned inside the lock, so it is current."""
@@ -144,6 +146,25 @@ class LocalBackend:
 
         stamp = self._stamp()
         return mutate(self.path, lambda r: ops.release(r, ref, stamp, environment=environment))
+
+    def move(self, ref: str, port: int, *, environment: str, reason: str) -> Outcome:
+        """The change procedure: the registry and every file next to it (`portreg.rewrite`)."""
+        from portreg.host import live_ports
+        from portreg.ops import Outcome
+        from portreg.rewrite.plan import move
+
+        stamp = self._stamp()
+        report = move(
+            self.path,
+            ref,
+            port,
+            environment,
+            reason,
+            who=stamp.who,
+            at=stamp.at,
+            live=lambda p: live_ports((p, p)),
+        )
+        return Outcome(report.service, environment, report.new, report.changed)
 
 
 def _live_one(port: int) -> set[int]:

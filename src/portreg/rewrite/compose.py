@@ -1,0 +1,197 @@
+"""`docker-compose*.y(a)ml` / `compose*.y(a)ml`: the published host ports of each service.
+
+ruamel.yaml (round-trip mode, YAML 1.2: `22:22` stays a string) *locates* every port entry and
+reports its line and column; the edit itself replaces only the digits of the host port on that
+line, so comments, anchors, quotes, indentation and key order stay byte for byte. Both syntaxes:
+short (`"54432:5432"`, `"127.0.0.1:54000:8000"`, `"53000-53002:8000-8002/udp"`,
+`"${API_PORT:-54000}:8000"`) and long (`published: 54432`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from portreg.errors import PortregError
+from portreg.model import PORT_MAX, PORT_MIN
+from portreg.rewrite import Slot, Token, line_body, split_lines
+
+_SHORT = re.compile(
+    r"""^(?:(?P<ip>.*):)?
+    (?P<host>\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-(?P<default>\d+(?:-\d+)?))?\}|\d+(?:-\d+)?)
+    :(?P<container>\d+(?:-\d+)?)
+    (?:/(?P<proto>[A-Za-z]+))?$""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One published port entry of a compose service, as the file states it."""
+
+    service: str
+    host: str  # "54432", "53000-53002" (a range), or "" when only a variable without default
+    container: str  # "5432", "8000-8002"
+    protocol: str  # tcp | udp
+    host_ip: str
+    variable: str  # API_PORT in ${API_PORT:-54000}
+    line: int  # 0-based line of the entry's scalar (short) or of `published:` (long)
+    col: int
+    host_offset: int  # where `host` starts within the scalar's value (short syntax)
+    long: bool
+
+
+def _range(text: str) -> tuple[int, int] | None:
+    lo, _, hi = text.partition("-")
+    if not lo.isdigit() or (hi and not hi.isdigit()):
+        return None
+    a, b = int(lo), int(hi or lo)
+    if not (PORT_MIN <= a <= PORT_MAX and PORT_MIN <= b <= PORT_MAX) or b < a:
+        return None
+    return a, b
+
+
+def load(text: str, path: str) -> Any:
+    """The compose document (round-trip); invalid YAML is an error naming the file and line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PortregError(f"{path}: not valid YAML{where}: {problem}") from None
+    except Exception as exc:  # ruamel raises a few non-YAMLError types on odd input
+        raise PortregError(f"{path}: not valid YAML: {exc}") from None
+
+
+def published(doc: Any) -> list[Published]:
+    """Every published port entry of every service in a loaded compose document."""
+    out: list[Published] = []
+    services = doc.get("services") if hasattr(doc, "get") else None
+    if services is None or not hasattr(services, "items"):
+        return out
+    for name, svc in services.items():
+        ports = svc.get("ports") if hasattr(svc, "get") else None
+        if not isinstance(ports, list) or not hasattr(ports, "lc"):
+            continue
+        for i, item in enumerate(ports):
+            line, col = ports.lc.item(i)
+            if isinstance(item, str):
+                entry = _short(str(name), item, line, col)
+            elif hasattr(item, "get") and item.get("published") is not None:
+                entry = _long(str(name), item)
+            else:
+                entry = None  # `- 8000`: a container port only, nothing published
+            if entry is not None:
+                out.append(entry)
+    return out
+
+
+def _short(name: str, value: str, line: int, col: int) -> Published | None:
+    m = _SHORT.match(value.strip())
+    if m is None:
+        return None
+    host = m.group("host")
+    offset = m.start("host")
+    variable = ""
+    if host.startswith("${"):
+        variable = re.sub(r"[:}].*|-.*", "", host[2:])
+        host = m.group("default") or ""
+        offset = m.start("default") if host else offset
+    if host and _range(host) is None:
+        return None
+    return Published(
+        service=name,
+        host=host,
+        container=m.group("container"),
+        protocol=(m.group("proto") or "tcp").lower(),
+        host_ip=(m.group("ip") or "").strip("[]"),
+        variable=variable,
+        line=line,
+        col=col,
+        host_offset=offset + (len(value) - len(value.lstrip())),
+        long=False,
+    )
+
+
+def _long(name: str, item: Any) -> Published | None:
+    host = str(item.get("published")).strip()
+    if _range(host) is None:
+        return None
+    line, col = item.lc.value("published")
+    return Published(
+        service=name,
+        host=host,
+        container=str(item.get("target", "")),
+        protocol=str(item.get("protocol") or "tcp").lower(),
+        host_ip=str(item.get("host_ip") or ""),
+        variable="",
+        line=line,
+        col=col,
+        host_offset=0,
+        long=True,
+    )
+
+
+def _locate(body: str, entry: Published) -> tuple[Token, Token | None] | None:
+    """The host port's digits (and a range's end) on the entry's line, or None if unsure."""
+    bounds = _range(entry.host)
+    if bounds is None:
+        return None
+    lo_text, _, hi_text = entry.host.partition("-")
+    base = entry.col + (1 if body[entry.col : entry.col + 1] in ("'", '"') else 0)
+    start = base + entry.host_offset
+    if body[start : start + len(entry.host)] != entry.host:
+        # The scalar's text differs from its value (escapes, odd quoting): find the number alone.
+        hits = [
+            m.start()
+            for m in re.finditer(rf"(?<!\d){re.escape(entry.host)}(?!\d)", body[entry.col :])
+        ]
+        if len(hits) != 1:
+            return None
+        start = entry.col + hits[0]
+    first = Token(start, start + len(lo_text), bounds[0])
+    if not hi_text:
+        return first, None
+    hi_start = start + len(lo_text) + 1
+    return first, Token(hi_start, hi_start + len(hi_text), bounds[1])
+
+
+def slots(text: str, path: str, environment: str) -> list[Slot]:
+    """The published host ports of `text` as slots; raises PortregError on invalid YAML."""
+    if "ports" not in text:
+        load(text, path)  # still validate: a broken file must stop a move
+        return []
+    doc = load(text, path)
+    lines = split_lines(text)
+    found: dict[tuple[int, int], Slot] = {}
+    for entry in published(doc):
+        if not entry.host or entry.line >= len(lines):
+            continue
+        body, _ = line_body(lines[entry.line])
+        located = _locate(body, entry)
+        if located is None:
+            continue
+        token, extra = located
+        key = (entry.line, token.start)
+        if key in found:  # one entry shared by several services through an anchor
+            prev = found[key]
+            owners = tuple(dict.fromkeys((*prev.owners, entry.service)))
+            found[key] = replace(prev, owners=owners)
+            continue
+        found[key] = Slot(
+            path=path,
+            kind="compose",
+            line=entry.line,
+            token=token,
+            environment=environment,
+            owners=(entry.service,),
+            value=entry.container,
+            extra=extra,
+        )
+    return sorted(found.values(), key=lambda s: (s.line, s.token.start))

@@ -1,0 +1,112 @@
+"""Markdown: tables between `<!-- portreg:begin NAME -->` and `<!-- portreg:end -->` markers in
+any file (README.md, CLAUDE.md, …), and the generated registry page.
+
+Between the markers, the lines are replaced by `portreg.render.marker_table(registry, NAME)`;
+blank lines right after the begin marker and right before the end marker are kept, and so is
+everything outside the markers. The page is `portreg.render.markdown(registry)` as a whole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from portreg.errors import PortregError
+from portreg.model import Registry
+from portreg.rewrite import line_body, split_lines
+
+BEGIN = re.compile(r"^\s*<!--\s*portreg:begin\s+(?P<name>[A-Za-z0-9_-]+)\s*-->\s*$")
+END = re.compile(r"^\s*<!--\s*portreg:end\s*-->\s*$")
+MARKER = "portreg:begin"
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A marked region: the begin marker's and the end marker's 0-based line indexes."""
+
+    name: str
+    begin: int
+    end: int
+
+
+def blocks(text: str, path: str) -> list[Block]:
+    """The marked regions of a file; an unclosed or nested marker is an error naming the line."""
+    if MARKER not in text:
+        return []
+    out: list[Block] = []
+    open_at: tuple[str, int] | None = None
+    for i, raw in enumerate(split_lines(text)):
+        body, _ = line_body(raw)
+        if "portreg:" not in body:
+            continue
+        m = BEGIN.match(body)
+        if m is not None:
+            if open_at is not None:
+                raise PortregError(
+                    f"{path}:{i + 1}: portreg:begin inside the block opened at line "
+                    f"{open_at[1] + 1} (close it with <!-- portreg:end -->)"
+                )
+            open_at = (m.group("name"), i)
+        elif END.match(body):
+            if open_at is None:
+                raise PortregError(f"{path}:{i + 1}: portreg:end without a portreg:begin")
+            out.append(Block(open_at[0], open_at[1], i))
+            open_at = None
+    if open_at is not None:
+        raise PortregError(
+            f"{path}:{open_at[1] + 1}: portreg:begin {open_at[0]} is never closed "
+            "(add <!-- portreg:end -->)"
+        )
+    return out
+
+
+def render_blocks(text: str, path: str, registry: Registry) -> str:
+    """`text` with every marked table regenerated from `registry`."""
+    from portreg import render
+
+    found = blocks(text, path)
+    if not found:
+        return text
+    lines = split_lines(text)
+    eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    out: list[str] = []
+    pos = 0
+    for b in found:
+        out.extend(lines[pos : b.begin + 1])
+        inner = lines[b.begin + 1 : b.end]
+        lead = 0
+        while lead < len(inner) and not inner[lead].strip():
+            lead += 1
+        trail = 0
+        while trail < len(inner) - lead and not inner[len(inner) - 1 - trail].strip():
+            trail += 1
+        try:
+            table = render.marker_table(registry, b.name)
+        except PortregError as exc:
+            raise PortregError(f"{path}:{b.begin + 1}: {exc.message}") from None
+        out.extend(inner[:lead])
+        out.extend(row + eol for row in table.rstrip("\n").split("\n"))
+        out.extend(inner[len(inner) - trail :])
+        pos = b.end
+    out.extend(lines[pos:])
+    return "".join(out)
+
+
+def block_lines(text: str, path: str) -> set[int]:
+    """0-based indexes of the lines inside marked regions (what `sync` owns)."""
+    try:
+        found = blocks(text, path)
+    except PortregError:
+        return set()
+    return {i for b in found for i in range(b.begin + 1, b.end)}
+
+
+def is_page(text: str, title: str | None = None) -> bool:
+    """Whether `text` is a registry page in the seed's format (a file `sync` regenerates)."""
+    head = text[:4096]
+    first = head.lstrip().split("\n", 1)[0].rstrip("\r")
+    if not first.startswith("# "):
+        return False
+    if title is not None and first[2:].strip() != title.strip():
+        return False
+    return "**Port Range:**" in head and "## Active Services" in text

@@ -1,0 +1,434 @@
+"""Which slot belongs to which service, what every file should say, and writing it all or nothing.
+
+Binding a slot to a service, in order of trust:
+1. recorded in the registry: an env key listed in a service's `connection_strings`, a compose
+   service named by a service's `compose_service`;
+2. by name: the env key's stem (`POSTGRES_PORT` → postgres, `API_URL` → api), the URL's scheme
+   (`postgresql+asyncpg://` → postgres) or the compose service's name, matched against service
+   ids, names and protocols (`postgres` ↔ `postgresql`, `api` ↔ `api-server`) — only when exactly
+   one service matches, and never for a port on the avoid list (`POSTGRES_PORT=5432` is the
+   container's own port, not ours);
+3. by port: the slot's number is the port a service has in the file's environment.
+
+`move` learns from (3): a compose service or env key found only by its port is recorded in the
+registry, so after the port changes the next `sync` still knows whose it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from portreg.errors import PortregError
+from portreg.model import ChangeEntry, ConnectionString, Registry, Service, service_id
+from portreg.rewrite import (
+    Slot,
+    environment_of,
+    is_compose_file,
+    is_env_file,
+    is_markdown_file,
+    line_body,
+    split_lines,
+)
+
+# Words that name a kind of service rather than one service.
+_KIND_ALIASES = {
+    "db": "postgres",
+    "database": "postgres",
+    "pg": "postgres",
+    "postgresql": "postgres",
+    "psql": "postgres",
+    "cache": "redis",
+    "rediss": "redis",
+    "amqp": "rabbitmq",
+    "mq": "rabbitmq",
+    "mongo": "mongodb",
+    "mariadb": "mysql",
+}
+_GENERIC_PROTOCOLS = frozenset({"", "tcp", "udp", "http", "https"})
+_KEY_SUFFIX = re.compile(
+    r"_(?:PORT|URL|URI|DSN|ADDR|ADDRESS|HOST|ENDPOINT|SERVER|CONN|CONNECTION)(?:_.*)?$",
+    re.IGNORECASE,
+)
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9]+)?://")
+
+
+# --- binding -----------------------------------------------------------------------------------
+
+
+def match_name(registry: Registry, raw: str) -> str | None:
+    """The one service a name (compose service, env key stem, URL scheme) refers to, if any."""
+    n = service_id(raw)
+    if not n:
+        return None
+    services = list(registry.services.values())
+    recorded = [s.id for s in services if s.compose_service and service_id(s.compose_service) == n]
+    if recorded:
+        return recorded[0] if len(recorded) == 1 else None
+    exact = [s.id for s in services if s.id == n or service_id(s.name) == n]
+    if exact:
+        return exact[0] if len(exact) == 1 else None
+    kind = _KIND_ALIASES.get(n, n)
+    hits = set()
+    for s in services:
+        proto = _KIND_ALIASES.get(service_id(s.protocol), service_id(s.protocol))
+        by_kind = proto not in _GENERIC_PROTOCOLS and proto == kind
+        by_prefix = len(n) >= 3 and (s.id.startswith(n) or n.startswith(s.id))
+        if by_kind or by_prefix:
+            hits.add(s.id)
+    return hits.pop() if len(hits) == 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    slot: Slot
+    service: str | None
+    how: str  # recorded | name | port | ""
+
+
+def _by_port(registry: Registry, slot: Slot) -> str | None:
+    ids = {s.id for s, env in registry.holders(slot.port) if env == slot.environment}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def _env_by_name(registry: Registry, slot: Slot) -> tuple[str | None, str]:
+    key = slot.owners[0]
+    recorded = [
+        s.id
+        for s in registry.services.values()
+        if any(c.env_var == key for c in s.connection_strings)
+    ]
+    if len(recorded) == 1:
+        return recorded[0], "recorded"
+    stem = _KEY_SUFFIX.sub("", key)
+    sid = match_name(registry, stem) if stem and stem != key else None
+    if sid is None:
+        m = _SCHEME.match(slot.value)
+        if m is not None and m.group("scheme").lower() not in ("http", "https", "ws", "wss"):
+            sid = match_name(registry, m.group("scheme"))
+    return sid, "name"
+
+
+def _compose_by_name(registry: Registry, slot: Slot) -> tuple[str | None, str]:
+    recorded = {
+        s.id
+        for s in registry.services.values()
+        for owner in slot.owners
+        if s.compose_service and s.compose_service == owner
+    }
+    if recorded:
+        return (recorded.pop(), "recorded") if len(recorded) == 1 else (None, "")
+    named = {match_name(registry, owner) for owner in slot.owners}
+    return (named.pop(), "name") if len(named) == 1 else (None, "")
+
+
+def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
+    """Each slot with the service it belongs to (or None), by the rules in the module doc."""
+    per_line: dict[tuple[str, int], int] = {}
+    per_owner: dict[tuple[str, str], int] = {}
+    for s in slots:
+        per_line[s.path, s.line] = per_line.get((s.path, s.line), 0) + 1
+        if s.kind == "compose":
+            for o in s.owners:
+                per_owner[s.path, o] = per_owner.get((s.path, o), 0) + 1
+    avoid = set(registry.policy.avoid)
+    out: list[Binding] = []
+    for slot in slots:
+        sid: str | None = None
+        how = ""
+        if slot.kind == "env" and per_line[slot.path, slot.line] == 1:
+            sid, how = _env_by_name(registry, slot)
+        elif slot.kind == "compose":
+            sid, how = _compose_by_name(registry, slot)
+            if sid is not None and any(per_owner[slot.path, o] > 1 for o in slot.owners):
+                # a service publishing several ports: only the one of its container port
+                cport = registry.services[sid].container_port
+                if cport is None or slot.value.partition("-")[0] != str(cport):
+                    sid = None
+        if sid is not None and how != "recorded" and slot.port in avoid:
+            sid = None
+        if sid is None:
+            sid = _by_port(registry, slot)
+            how = "port" if sid is not None else ""
+        out.append(Binding(slot, sid, how))
+    return out
+
+
+def learn(registry: Registry, sid: str, bindings: list[Binding]) -> Service:
+    """The service with the files' names for it recorded (those only its port told)."""
+    from portreg.rewrite.envfile import template
+
+    s = registry.services[sid]
+    for b in bindings:
+        if b.service != sid or b.how != "port":
+            continue
+        slot = b.slot
+        if slot.kind == "compose" and not s.compose_service and len(slot.owners) == 1:
+            owner = slot.owners[0]
+            if service_id(owner) != sid:
+                s = replace(s, compose_service=owner)
+        elif (
+            slot.kind == "env"
+            and not slot.value.isdigit()
+            and all(c.env_var != slot.owners[0] for c in s.connection_strings)
+        ):
+            conn = ConnectionString(slot.owners[0], template(slot))
+            s = replace(s, connection_strings=(*s.connection_strings, conn))
+    return s
+
+
+# --- scanning the repository -------------------------------------------------------------------
+
+
+@dataclass
+class Scan:
+    """The files portreg rewrites, their text, and the slots found in them."""
+
+    root: Path
+    texts: dict[str, str] = field(default_factory=dict)
+    slots: list[Slot] = field(default_factory=list)
+    marked: list[str] = field(default_factory=list)  # files with portreg:begin markers
+    pages: list[str] = field(default_factory=list)  # generated registry pages
+
+
+def scan(root: Path, registry: Registry | None, files: list[str] | None = None) -> Scan:
+    """Read every `.env*`, compose and Markdown file under `root` and find what sync owns.
+
+    A compose file that is not valid YAML raises PortregError naming it: nothing is written.
+    """
+    from portreg.rewrite import compose, envfile, repo
+    from portreg.rewrite.markdown import MARKER, blocks, is_page
+
+    names = repo.list_files(root) if files is None else files
+    envs = registry.environments() if registry is not None else []
+    out = Scan(root)
+    for rel in names:
+        env_file = is_env_file(rel)
+        compose_file = not env_file and is_compose_file(rel)
+        md = not env_file and not compose_file and is_markdown_file(rel)
+        if not (env_file or compose_file or md):
+            continue
+        text = repo.read_text(root, rel)
+        if text is None:
+            continue
+        if env_file:
+            found = envfile.slots(text, rel, environment_of(rel, envs))
+        elif compose_file:
+            found = compose.slots(text, rel, environment_of(rel, envs))
+        else:
+            found = []
+            marked = MARKER in text
+            page = is_page(text, None if registry is None else registry.title)
+            if not (marked or page):
+                continue
+            if page:
+                out.pages.append(rel)
+            elif marked:
+                blocks(text, rel)  # validate now: an unclosed marker stops the plan
+                out.marked.append(rel)
+        out.texts[rel] = text
+        out.slots.extend(found)
+    return out
+
+
+# --- what the files should say -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    path: str  # relative to the scan's root
+    before: str
+    after: str
+
+    def changed_lines(self) -> list[tuple[int, str, str]]:
+        """(1-based line in `before`, old text, new text) for each changed line."""
+        a, b = split_lines(self.before), split_lines(self.after)
+        out: list[tuple[int, str, str]] = []
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                continue
+            for k in range(max(i2 - i1, j2 - j1)):
+                old = line_body(a[i1 + k])[0] if i1 + k < i2 else ""
+                new = line_body(b[j1 + k])[0] if j1 + k < j2 else ""
+                out.append((min(i1 + k, max(i2 - 1, i1)) + 1, old, new))
+        return out
+
+    def diff(self) -> str:
+        return "".join(
+            _ensure_eol(line)
+            for line in difflib.unified_diff(
+                split_lines(self.before),
+                split_lines(self.after),
+                fromfile=f"a/{self.path}",
+                tofile=f"b/{self.path}",
+            )
+        )
+
+
+def _ensure_eol(line: str) -> str:
+    return line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+
+
+def changes(
+    found: Scan,
+    bindings: list[Binding],
+    port_for: Callable[[Binding], int | None],
+    registry: Registry,
+) -> list[FileChange]:
+    """New text of every file whose slots, marked tables or page differ from `registry`."""
+    from portreg import render
+    from portreg.rewrite.markdown import render_blocks
+
+    edits: dict[str, dict[int, list[tuple[Slot, int]]]] = {}
+    for b in bindings:
+        port = port_for(b)
+        if port is not None and port != b.slot.port:
+            edits.setdefault(b.slot.path, {}).setdefault(b.slot.line, []).append((b.slot, port))
+    out: list[FileChange] = []
+    page_text: str | None = None
+    for rel, before in found.texts.items():
+        after = before
+        if rel in edits:
+            lines = split_lines(before)
+            for i, slot_edits in edits[rel].items():
+                body, eol = line_body(lines[i])
+                for slot, port in sorted(slot_edits, key=lambda e: e[0].token.start, reverse=True):
+                    body = slot.with_port(body, port)
+                lines[i] = body + eol
+            after = "".join(lines)
+        if rel in found.pages:
+            if page_text is None:
+                page_text = render.markdown(registry)
+            after = page_text
+        elif rel in found.marked:
+            after = render_blocks(after, rel, registry)
+        if after != before:
+            out.append(FileChange(rel, before, after))
+    return out
+
+
+def sync_changes(found: Scan, registry: Registry) -> list[FileChange]:
+    """Everything that differs from the registry: each slot's service's current port."""
+
+    def port_for(b: Binding) -> int | None:
+        if b.service is None:
+            return None
+        return registry.services[b.service].ports.get(b.slot.environment)
+
+    return changes(found, bind_all(registry, found.slots), port_for, registry)
+
+
+# --- writing all or nothing --------------------------------------------------------------------
+
+
+def write_all(writes: list[tuple[Path, str, str | None]]) -> None:
+    """Write each (path, new text, original text or None if new) with an atomic replace.
+
+    If one write fails, the files already written get their original text back, and the
+    error names the file that failed.
+    """
+    from portreg.store import atomic_write
+
+    done: list[tuple[Path, str | None]] = []
+    for path, text, original in writes:
+        try:
+            atomic_write(path.resolve(), text)
+        except OSError as exc:
+            for p, orig in reversed(done):
+                with contextlib.suppress(OSError):
+                    if orig is None:
+                        p.resolve().unlink()
+                    else:
+                        atomic_write(p.resolve(), orig)
+            raise PortregError(
+                f"cannot write {path}: {exc.strerror or exc}; every file was restored"
+            ) from None
+        done.append((path, original))
+
+
+# --- the change procedure ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MoveReport:
+    service: str
+    environment: str
+    old: int | None
+    new: int
+    registry_path: str
+    files: tuple[FileChange, ...]
+    changed: bool = True
+
+
+def move(
+    registry_path: Path,
+    ref: str,
+    port: int,
+    environment: str,
+    reason: str,
+    who: str,
+    at: datetime,
+    live: Callable[[int], set[int]],
+) -> MoveReport:
+    """Move a service to `port` in the registry and in every file, all or nothing.
+
+    Runs under the registry's lock: read, check every rule (and the live host), compute every
+    new file text (any failure: nothing written), then write the files and the registry last —
+    the registry is the commit point; a crash before it leaves files `sync` can put back.
+    """
+    from portreg import store
+    from portreg.ops import find
+    from portreg.policy import judge
+
+    if not reason.strip():
+        raise PortregError("a move needs a reason (--reason TEXT)")
+    root = registry_path.parent
+    with store.locked(registry_path):
+        text = store.read_text(registry_path)
+        before = store.loads(text, source=str(registry_path))
+        service = find(before, ref)
+        old = service.ports.get(environment)
+        if old == port:
+            return MoveReport(service.id, environment, old, port, str(registry_path), (), False)
+        problems = judge(before, port, live=live(port), owner=service.id).problems
+        if problems:
+            raise PortregError(f"cannot move {service.id} to {port}: {'; '.join(problems)}")
+        found = scan(root, before)
+        bindings = bind_all(before, found.slots)
+        learned = learn(before, service.id, bindings).with_port(environment, port)
+        entry = ChangeEntry(at, who, "move", service.id, environment, old, port, reason)
+        after = before.with_service(learned).with_change(entry)
+
+        def port_for(b: Binding) -> int | None:
+            ok = b.service == service.id and b.slot.environment == environment
+            return port if ok else None
+
+        files = changes(found, bindings, port_for, after)
+        new_registry = store.dumps(after, previous=text)
+        writes: list[tuple[Path, str, str | None]] = [
+            (root / f.path, f.after, f.before) for f in files
+        ]
+        writes.append((registry_path, new_registry, text))
+        write_all(writes)
+    return MoveReport(service.id, environment, old, port, str(registry_path), tuple(files))
+
+
+def sync(registry_path: Path, check: bool) -> tuple[Registry, list[FileChange]]:
+    """Bring every file in line with the registry (or, with `check`, only say what differs)."""
+    from portreg import store
+
+    root = registry_path.parent
+    if check:
+        registry = store.load(registry_path)
+        return registry, sync_changes(scan(root, registry), registry)
+    with store.locked(registry_path):
+        registry = store.load(registry_path)
+        files = sync_changes(scan(root, registry), registry)
+        write_all([(root / f.path, f.after, f.before) for f in files])
+    return registry, files
