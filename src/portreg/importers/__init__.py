@@ -19,6 +19,7 @@ class Imported:
     source: str
     policy_given: bool = False
     warnings: tuple[str, ...] = ()
+    kind: str = "markdown"  # markdown | compose | env (compose and env ports are clash-checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ def merge_service(old: Service, new: Service) -> Service:
 def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
     """Fold imported files into `base`. Imports record what a page says, even where it breaks
     the policy (the audit reports that); merging the same content twice changes nothing."""
+    pieces, clashes = resolve_clashes(base, pieces)
     registry = base
     added: list[str] = []
     updated: list[str] = []
@@ -135,7 +137,82 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
                     f"imported from {piece.source}",
                 )
             )
-    return MergeReport(registry, tuple(added), tuple(dict.fromkeys(updated)), (), tuple(warnings))
+    return MergeReport(
+        registry, tuple(added), tuple(dict.fromkeys(updated)), tuple(clashes), tuple(warnings)
+    )
+
+
+def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Imported], list[str]]:
+    """Compose and .env pieces with their services renamed to the registry's (`postgres` in a
+    compose file is the registry's `postgresql`), and no service on a port that several
+    services claim (across files, or against the registry): one line per such clash.
+
+    Markdown pages are taken as they are (a page is a registry already).
+    """
+    from portreg.rewrite.plan import match_name
+
+    known = base
+    for piece in pieces:
+        if piece.kind not in ("compose", "env"):
+            for s in piece.registry.services.values():
+                if known.get(s.id) is None:
+                    known = known.with_service(s)
+    holders = {p: {s.id for s, _ in known.holders(p)} for p in known.taken_ports()}
+    # port -> {resolved id: [(name, source)]}
+    claims: dict[int, dict[str, list[tuple[str, str]]]] = {}
+    renamed: list[Imported] = []
+    for piece in pieces:
+        if piece.kind not in ("compose", "env"):
+            renamed.append(piece)
+            continue
+        services: dict[str, Service] = {}
+        for s in piece.registry.services.values():
+            sid = s.id if known.get(s.id) is not None else None
+            if sid is None:
+                sid = match_name(known, s.compose_service or s.name) or match_name(known, s.id)
+            if sid is None:
+                sid = s.id
+                known = known.with_service(s)
+            resolved = s if sid == s.id else _onto(known.services[sid], s)
+            services[sid] = resolved
+            for _, port in resolved.assigned():
+                claims.setdefault(port, {}).setdefault(sid, []).append((s.name, piece.source))
+        renamed.append(replace(piece, registry=replace(piece.registry, services=services)))
+    clashing: dict[int, str] = {}
+    for port, by_id in sorted(claims.items()):
+        registered = holders.get(port, set()) - set(by_id)
+        if len(by_id) + len(registered) < 2:
+            continue
+        who = [f"{name} in {source}" for sid in by_id for name, source in by_id[sid]]
+        who += [f"{sid} in the registry" for sid in sorted(registered)]
+        clashing[port] = f"clash on port {port}: {', '.join(who)}; nothing recorded on {port}"
+    if not clashing:
+        return renamed, []
+    out: list[Imported] = []
+    for piece in renamed:
+        if piece.kind not in ("compose", "env"):
+            out.append(piece)
+            continue
+        kept: dict[str, Service] = {}
+        for sid, s in piece.registry.services.items():
+            ports = {env: p for env, p in s.ports.items() if p not in clashing}
+            if ports or not s.ports:
+                kept[sid] = replace(s, ports=ports)
+        out.append(replace(piece, registry=replace(piece.registry, services=kept)))
+    return out, list(clashing.values())
+
+
+def _onto(known: Service, s: Service) -> Service:
+    """What a compose/.env file says about a service the registry already knows by another
+    name: its ports and the file's names for it; the registry's own facts stay."""
+    conns = (*known.connection_strings, *s.connection_strings)
+    return replace(
+        known,
+        ports=s.ports,
+        connection_strings=tuple({c.env_var: c for c in conns}.values()),
+        compose_service=s.compose_service or known.compose_service,
+        container_port=s.container_port or known.container_port,
+    )
 
 
 def _union(a: tuple[Section, ...], b: tuple[Section, ...]) -> tuple[Section, ...]:

@@ -1,0 +1,96 @@
+"""docker-compose files as registry values: each service's published host ports.
+
+Pure: text in, an `Imported` out. A compose service becomes a registry service named like it,
+with its host port in the file's environment (`docker-compose.staging.yaml` → staging), its
+container port, transport (`/udp`) and compose service name recorded (so `move` and `sync`
+know which entry is whose). A second published port of one compose service becomes its own
+registry service, `<name>-<container port>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portreg.importers import Imported
+from portreg.model import Registry, Service, service_id
+
+# Images whose name says the protocol (the last path part, without tag).
+_IMAGE_PROTOCOLS = {
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "postgis": "postgres",
+    "timescaledb": "postgres",
+    "redis": "redis",
+    "valkey": "redis",
+    "keydb": "redis",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "mongo": "mongodb",
+    "mongodb": "mongodb",
+    "rabbitmq": "amqp",
+    "nginx": "http",
+    "traefik": "http",
+    "caddy": "http",
+    "httpd": "http",
+}
+_HTTP_CONTAINER_PORTS = frozenset({80, 443, 3000, 5000, 8000, 8080, 8443, 9000})
+
+
+def image_protocol(image: str, container: int | None, transport: str) -> str:
+    if transport == "udp":
+        return "udp"
+    base = image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0].lower()
+    for prefix, proto in _IMAGE_PROTOCOLS.items():
+        if base == prefix or base.startswith(prefix + "-"):
+            return proto
+    if container in _HTTP_CONTAINER_PORTS:
+        return "http"
+    return "tcp"
+
+
+def _first(text: str) -> int | None:
+    head = text.partition("-")[0]
+    return int(head) if head.isdigit() else None
+
+
+def parse(text: str, source: str) -> Imported:
+    from portreg.rewrite import environment_of
+    from portreg.rewrite.compose import load, published
+
+    doc: Any = load(text, source)
+    environment = environment_of(source)
+    services: dict[str, Service] = {}
+    warnings: list[str] = []
+    compose_services = doc.get("services") if hasattr(doc, "get") else None
+    for entry in published(doc):
+        if not entry.host:
+            warnings.append(
+                f"{source}: {entry.service}: ${{{entry.variable}}} has no default port; skipped"
+            )
+            continue
+        lo, _, hi = entry.host.partition("-")
+        port = int(lo)
+        container = _first(entry.container)
+        svc: Any = compose_services.get(entry.service) if compose_services is not None else None
+        image = str(svc.get("image") or "") if hasattr(svc, "get") else ""
+        sid, name = service_id(entry.service), entry.service
+        if sid in services:
+            sid, name = f"{sid}-{container or port}", f"{entry.service}-{container or port}"
+        notes = f"publishes {entry.host} -> {entry.container}" if hi else ""
+        if hi:
+            warnings.append(
+                f"{source}: {entry.service}: port range {entry.host} recorded as {port}"
+            )
+        services[sid] = Service(
+            id=sid,
+            name=name,
+            ports={environment: port},
+            protocol=image_protocol(image, container, entry.protocol),
+            transport="udp" if entry.protocol == "udp" else "tcp",
+            status="active",
+            notes=notes,
+            deployment="Docker container",
+            compose_service=entry.service,
+            container_port=container,
+        )
+    return Imported(Registry(services=services), source, warnings=tuple(warnings), kind="compose")

@@ -1,0 +1,95 @@
+"""`.env` files as registry values: keys whose value is a port or a URL with one.
+
+Pure: text in, an `Imported` out. The service comes from the URL's scheme when it names one
+(`postgresql+asyncpg://…` → PostgreSQL, `redis://` → Redis), else from the key without its
+suffix (`API_PORT` → api, `POSTGRES_PORT` → PostgreSQL). A URL is recorded as the service's
+connection string (`{port}` where the port stands), so `move` rewrites that key. Standard ports
+(`POSTGRES_CONTAINER_PORT=5432`) are a container's own, not the registry's: they are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from portreg.importers import Imported
+from portreg.model import DEFAULT_AVOID, ConnectionString, Registry, Service, service_id
+
+_SUFFIX = re.compile(
+    r"_(?:PORT|URL|URI|DSN|ADDR|ADDRESS|HOST|ENDPOINT|SERVER)(?:_.*)?$", re.IGNORECASE
+)
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9]+)?://")
+# (display name, protocol) of well-known kinds, by scheme or key stem.
+_KINDS = {
+    "postgres": ("PostgreSQL", "postgres"),
+    "postgresql": ("PostgreSQL", "postgres"),
+    "pg": ("PostgreSQL", "postgres"),
+    "psql": ("PostgreSQL", "postgres"),
+    "database": ("PostgreSQL", "postgres"),
+    "db": ("PostgreSQL", "postgres"),
+    "redis": ("Redis", "redis"),
+    "rediss": ("Redis", "redis"),
+    "cache": ("Redis", "redis"),
+    "mysql": ("MySQL", "mysql"),
+    "mariadb": ("MySQL", "mysql"),
+    "mongodb": ("MongoDB", "mongodb"),
+    "mongo": ("MongoDB", "mongodb"),
+    "amqp": ("RabbitMQ", "amqp"),
+    "rabbitmq": ("RabbitMQ", "amqp"),
+}
+
+
+def service_for(key: str, value: str) -> tuple[str, str]:
+    """(display name, protocol) of the service a `KEY=value` line is about."""
+    m = _SCHEME.match(value)
+    scheme = m.group("scheme").lower() if m else ""
+    if scheme in _KINDS:
+        return _KINDS[scheme]
+    stem = _SUFFIX.sub("", key) or key
+    if stem.lower() in _KINDS and not (scheme and scheme.startswith("http")):
+        return _KINDS[stem.lower()]
+    name = " ".join(w if w.isupper() and len(w) <= 4 else w.title() for w in stem.split("_") if w)
+    protocol = "http" if scheme in ("http", "https", "ws", "wss") else "tcp"
+    return name or key, protocol
+
+
+def parse(text: str, source: str) -> Imported:
+    from portreg.rewrite import environment_of
+    from portreg.rewrite.envfile import entries, tokens
+
+    environment = environment_of(source)
+    services: dict[str, Service] = {}
+    warnings: list[str] = []
+    for e in entries(text):
+        found = tokens(e.value)
+        if len(found) != 1:
+            continue
+        port = found[0].port
+        if port in DEFAULT_AVOID:
+            continue  # a container's or a tool's standard port, not a registry entry
+        name, protocol = service_for(e.key, e.value)
+        sid = service_id(name)
+        if not sid:
+            continue
+        conns: tuple[ConnectionString, ...] = ()
+        if not e.value.isdigit():
+            t = found[0]
+            conns = (ConnectionString(e.key, e.value[: t.start] + "{port}" + e.value[t.end :]),)
+        old = services.get(sid)
+        if old is None:
+            services[sid] = Service(
+                id=sid,
+                name=name,
+                ports={environment: port},
+                protocol=protocol,
+                connection_strings=conns,
+            )
+            continue
+        if old.ports.get(environment) != port:
+            warnings.append(
+                f"{source}:{e.line + 1}: {e.key} says {sid} is on {port}, "
+                f"an earlier line says {old.ports.get(environment)}; keeping the first"
+            )
+            continue
+        services[sid] = replace(old, connection_strings=(*old.connection_strings, *conns))
+    return Imported(Registry(services=services), source, warnings=tuple(warnings), kind="env")
