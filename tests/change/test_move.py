@@ -42,10 +42,11 @@ def test_move_changes_exactly_the_lines_carrying_the_port(seed_repo: Path, run: 
         assert (seed_repo / name).read_text().count("54433") == len(carrying)
     # Comments, quotes, export, anchors survive (they are on the changed lines too).
     env = (seed_repo / ".env.example").read_text()
-    assert 'DATABASE_URL="postgresql+asyncpg://postgres:postgres@localhost:54433/claude_agent"' \
-        "  # primary db" in env  # fmt: skip
+    url = "postgresql+asyncpg://postgres:postgres@localhost:54433/claude_agent"
+    assert f'DATABASE_URL="{url}"  # primary db' in env
     assert "POSTGRES_CONTAINER_PORT=5432\n" in env  # the container's port is not ours
-    assert "published: 54433        # long syntax" in (seed_repo / "docker-compose.yaml").read_text()
+    compose = (seed_repo / "docker-compose.yaml").read_text()
+    assert "published: 54433        # long syntax" in compose
 
     for name in MANUAL:  # mentions no rewriter handles stay for a person (see `refs`)
         assert git(seed_repo, "diff", "--", name) == ""
@@ -83,11 +84,10 @@ def test_move_json_lists_files_and_lines(seed_repo: Path, run: Run) -> None:
     data = json.loads(proc.stdout)
     assert (data["service"], data["old"], data["new"]) == ("redis", 54379, 54380)
     files = {f["file"]: f["lines"] for f in data["files"]}
-    assert files[".env.example"] == [
-        {"line": 4, "old": "REDIS_URL='redis://localhost:54379/0'",
-         "new": "REDIS_URL='redis://localhost:54380/0'"}
-    ]  # fmt: skip
-    assert files["docker-compose.yaml"][0]["new"] == "      - '127.0.0.1:54380:6379'  # loopback only"
+    old, new = "REDIS_URL='redis://localhost:54379/0'", "REDIS_URL='redis://localhost:54380/0'"
+    assert files[".env.example"] == [{"line": 4, "old": old, "new": new}]
+    compose_line = files["docker-compose.yaml"][0]["new"]
+    assert compose_line == "      - '127.0.0.1:54380:6379'  # loopback only"
 
 
 def _free_port_in_range(registered: set[int]) -> tuple[socket.socket, int]:
