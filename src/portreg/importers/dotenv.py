@@ -61,7 +61,7 @@ def parse(text: str, source: str) -> Imported:
     services: dict[str, Service] = {}
     warnings: list[str] = []
     for e in entries(text):
-        found = tokens(e.value)
+        found = tokens(e.value, e.key)
         if len(found) != 1:
             continue
         port = found[0].port

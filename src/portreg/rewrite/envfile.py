@@ -55,14 +55,24 @@ def entries(text: str) -> list[Entry]:
     return out
 
 
-def tokens(value: str) -> list[Token]:
-    """The ports in a value: the whole value when it is a number, else each `host:PORT`."""
+_HOST_START = re.compile(r"[@/,\[\s=]")
+
+
+def tokens(value: str, key: str = "PORT") -> list[Token]:
+    """The ports in a value: the whole value when it is a port number (a key naming a port,
+    or 1024 and up: `WORKERS=4` is not one), else each `host:PORT` (`12:30` is not one)."""
     if value.isdigit():
         port = int(value)
-        return [Token(0, len(value), port)] if PORT_MIN <= port <= PORT_MAX else []
+        if not PORT_MIN <= port <= PORT_MAX or (port < 1024 and "PORT" not in key.upper()):
+            return []
+        return [Token(0, len(value), port)]
     found = []
     for m in _HOST_PORT.finditer(value):
         port = int(m.group("port"))
+        starts = [h.end() for h in _HOST_START.finditer(value, 0, m.start())]
+        host = value[starts[-1] if starts else 0 : m.start()]
+        if not any(c.isalpha() or c in ".]" for c in host):
+            continue  # a time, a ratio, a password: not a host
         if PORT_MIN <= port <= PORT_MAX:
             found.append(Token(m.start("port"), m.end("port"), port))
     return found
@@ -71,7 +81,7 @@ def tokens(value: str) -> list[Token]:
 def slots(text: str, path: str, environment: str) -> list[Slot]:
     out: list[Slot] = []
     for e in entries(text):
-        for t in tokens(e.value):
+        for t in tokens(e.value, e.key):
             out.append(
                 Slot(
                     path=path,

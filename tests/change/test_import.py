@@ -1,0 +1,94 @@
+"""Importing docker-compose and .env files, with clashes between compose projects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.change.conftest import COMPOSE, ENV_EXAMPLE
+from tests.conftest import SEED, Run, assert_one_line_error
+
+
+def _services(run: Run, cwd: Path) -> dict[str, dict[str, object]]:
+    proc = run("list", "--json", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return {(r["service"]): r for r in json.loads(proc.stdout) if r["environment"] == "development"}
+
+
+def test_three_projects_publishing_one_port(tmp_path: Path, run: Run) -> None:
+    projects = {
+        "shop/docker-compose.yaml": (
+            "services:\n  web:\n    image: nginx\n    ports: ['54000:80']\n"
+            "  db:\n    image: postgres:16\n    ports: ['54432:5432']\n"
+        ),
+        "admin/docker-compose.yml": (
+            "services:\n  admin:\n    ports:\n      - target: 8000\n        published: 54000\n"
+            "  cache:\n    image: redis:7\n    ports:\n      - 54379:6379\n"
+        ),
+        "docs/compose.yaml": (
+            "services:\n  docs:\n    ports: ['127.0.0.1:54000:8000']\n"
+            "  dns:\n    ports: ['53053:53/udp']\n"
+        ),
+    }
+    for name, text in projects.items():
+        (tmp_path / name).parent.mkdir(parents=True)
+        (tmp_path / name).write_text(text)
+    proc = run("import", *projects, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    clash_lines = [ln for ln in proc.stderr.splitlines() if "54000" in ln]
+    assert len(clash_lines) == 1
+    line = clash_lines[0]
+    for name in projects:
+        assert name in line
+    for service in ("web", "admin", "docs"):
+        assert service in line
+
+    services = _services(run, tmp_path)
+    assert set(services) == {"db", "cache", "dns"}  # the rest is imported
+    assert services["db"]["port"] == 54432
+    assert services["db"]["protocol"] == "postgres"
+    assert (services["dns"]["port"], services["dns"]["transport"]) == (53053, "udp")
+    assert all(s["port"] != 54000 for s in services.values())
+
+
+def test_compose_and_env_land_on_the_seeds_services(tmp_path: Path, run: Run) -> None:
+    (tmp_path / "docker-compose.yaml").write_text(COMPOSE)
+    (tmp_path / ".env.example").write_text(ENV_EXAMPLE)
+    proc = run("import", str(SEED), "docker-compose.yaml", ".env.example", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    services = _services(run, tmp_path)
+    # compose `postgres`, `api` and DATABASE_URL are the seed's postgresql and api-server
+    assert set(services) == {"api-server", "postgresql", "redis", "sse-worker", "monitoring"}
+    assert services["api-server"]["protocol"] == "http"
+    show = json.loads(run("show", "postgresql", "--json", cwd=tmp_path).stdout)
+    assert show["compose_service"] == "postgres"
+    assert show["container_port"] == 5432
+    assert "DATABASE_URL" in show["connection_strings"]
+
+
+def test_env_alone_makes_a_registry(tmp_path: Path, run: Run) -> None:
+    (tmp_path / ".env").write_text(
+        "DATABASE_URL=postgresql://u:p@localhost:54432/app\n"
+        "POSTGRES_PORT=54432\nREDIS_URL=redis://localhost:54379/0\n"
+        "export WORKER_PORT=53010 # sse\nPOSTGRES_CONTAINER_PORT=5432\n"
+    )
+    proc = run("import", ".env", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    services = _services(run, tmp_path)
+    assert {k: v["port"] for k, v in services.items()} == {
+        "postgresql": 54432,
+        "redis": 54379,
+        "worker": 53010,
+    }
+    # a second import of the same file changes nothing
+    again = run("import", ".env", cwd=tmp_path)
+    assert again.returncode == 0
+    assert "already up to date" in again.stdout
+
+
+def test_invalid_compose_import_is_one_line_error(tmp_path: Path, run: Run) -> None:
+    (tmp_path / "docker-compose.yaml").write_text("services:\n  web: [\n")
+    proc = run("import", "docker-compose.yaml", cwd=tmp_path)
+    assert_one_line_error(proc)
+    assert "docker-compose.yaml" in proc.stderr
+    assert not (tmp_path / "ports.toml").exists()

@@ -1,0 +1,70 @@
+"""`sync --check` names drift by file and line and exits 1; `sync` repairs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.change.conftest import git, hashes
+from tests.conftest import Run
+
+
+def test_clean_repo_checks_clean(seed_repo: Path, run: Run) -> None:
+    proc = run("sync", "--check", cwd=seed_repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before = hashes(seed_repo)
+    again = run("sync", cwd=seed_repo)
+    assert again.returncode == 0
+    assert hashes(seed_repo) == before  # nothing to do: no byte written
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("docker-compose.yaml", "published: 54432", "published: 54499"),
+        ("docker-compose.override.yml", '"54432:5432"', '"54498:5432"'),
+        (".env.example", "@localhost:54432/", "@localhost:54497/"),
+        (".env.example", "export API_PORT=54000", "export API_PORT=54010"),
+        ("README.md", "| 54379 |", "| 54370 |"),
+        ("CLAUDE.md", "| **Redis** | 54379 |", "| **Redis** | 54000 |"),
+        ("docs/SERVICES.md", "### PostgreSQL (54432)", "### PostgreSQL (54431)"),
+    ],
+)
+def test_hand_edit_drifts_and_sync_repairs(
+    seed_repo: Path, run: Run, name: str, old: str, new: str
+) -> None:
+    path = seed_repo / name
+    text = path.read_text()
+    assert text.count(old) == 1
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new))
+
+    check = run("sync", "--check", cwd=seed_repo)
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert f"drift: {name}:{line}" in check.stdout
+    assert f"--- a/{name}" in check.stdout  # a unified diff of the drift
+    assert f"-{text.splitlines()[line - 1].replace(old, new)}" in check.stdout
+    assert git(seed_repo, "diff", "--name-only").split() == [name]  # --check wrote nothing
+
+    fix = run("sync", cwd=seed_repo)
+    assert fix.returncode == 0, fix.stderr
+    assert f"updated {name}" in fix.stdout
+    assert path.read_text() == text
+    assert git(seed_repo, "status", "--porcelain") == ""
+    assert run("sync", "--check", cwd=seed_repo).returncode == 0
+
+
+def test_crlf_file_keeps_its_line_endings(seed_repo: Path, run: Run) -> None:
+    path = seed_repo / ".env.staging"
+    path.write_bytes(b"# staging\r\nDATABASE_URL=postgresql://db:54432/app\r\n")
+    proc = run("add", "postgresql", "--port", "54440", "--env", "staging", cwd=seed_repo)
+    assert proc.returncode == 0, proc.stderr
+    assert run("sync", cwd=seed_repo).returncode == 0
+    assert path.read_bytes() == b"# staging\r\nDATABASE_URL=postgresql://db:54440/app\r\n"
+
+
+def test_sync_without_registry_is_one_line_error(tmp_path: Path, run: Run) -> None:
+    from tests.conftest import assert_one_line_error
+
+    assert_one_line_error(run("sync", "--check", cwd=tmp_path))
