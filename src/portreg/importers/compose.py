@@ -61,7 +61,6 @@ def parse(text: str, source: str) -> Imported:
     environment = environment_of(source)
     services: dict[str, Service] = {}
     warnings: list[str] = []
-    compose_services = doc.get("services") if hasattr(doc, "get") else None
     for entry in published(doc):
         if not entry.host:
             warnings.append(
@@ -71,8 +70,7 @@ def parse(text: str, source: str) -> Imported:
         lo, _, hi = entry.host.partition("-")
         port = int(lo)
         container = _first(entry.container)
-        svc: Any = compose_services.get(entry.service) if compose_services is not None else None
-        image = str(svc.get("image") or "") if hasattr(svc, "get") else ""
+        image = entry.image
         sid, name = service_id(entry.service), entry.service
         if sid in services:
             sid, name = f"{sid}-{container or port}", f"{entry.service}-{container or port}"

@@ -40,6 +40,7 @@ class Published:
     col: int
     host_offset: int  # where `host` starts within the scalar's value (short syntax)
     long: bool
+    image: str = ""
 
 
 def _range(text: str) -> tuple[int, int] | None:
@@ -53,13 +54,17 @@ def _range(text: str) -> tuple[int, int] | None:
 
 
 def load(text: str, path: str) -> Any:
-    """The compose document (round-trip); invalid YAML is an error naming the file and line."""
+    """The compose file's node tree (ruamel's round-trip composer: every node knows its line
+    and column; scalars keep their source text). Invalid YAML is an error naming file and line.
+
+    Nodes, not the constructed document: construction doubles the cost and adds nothing here.
+    """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     yaml = YAML(typ="rt")
     try:
-        return yaml.load(text)
+        return yaml.compose(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -69,26 +74,63 @@ def load(text: str, path: str) -> Any:
         raise PortregError(f"{path}: not valid YAML: {exc}") from None
 
 
-def published(doc: Any) -> list[Published]:
-    """Every published port entry of every service in a loaded compose document."""
+def _is_map(node: Any) -> bool:
+    return type(node).__name__ == "MappingNode"
+
+
+def _is_seq(node: Any) -> bool:
+    return type(node).__name__ == "SequenceNode"
+
+
+def _is_scalar(node: Any) -> bool:
+    return type(node).__name__ == "ScalarNode"
+
+
+def get(node: Any, key: str) -> Any:
+    """A mapping node's value for `key`, following `<<` merge keys (anchors and aliases)."""
+    if not _is_map(node):
+        return None
+    merges: list[Any] = []
+    for k, v in node.value:
+        if _is_scalar(k) and k.value == key and key != "<<":
+            return v
+        if _is_scalar(k) and k.value == "<<":
+            merges.extend(v.value if _is_seq(v) else [v])
+    for m in merges:
+        found = get(m, key)
+        if found is not None:
+            return found
+    return None
+
+
+def items(node: Any) -> list[tuple[str, Any]]:
+    if not _is_map(node):
+        return []
+    return [(str(k.value), v) for k, v in node.value if _is_scalar(k) and k.value != "<<"]
+
+
+def scalar(node: Any) -> str:
+    return str(node.value) if _is_scalar(node) else ""
+
+
+def published(root: Any) -> list[Published]:
+    """Every published port entry of every service in a compose file's node tree."""
     out: list[Published] = []
-    services = doc.get("services") if hasattr(doc, "get") else None
-    if services is None or not hasattr(services, "items"):
-        return out
-    for name, svc in services.items():
-        ports = svc.get("ports") if hasattr(svc, "get") else None
-        if not isinstance(ports, list) or not hasattr(ports, "lc"):
+    for name, svc in items(get(root, "services")):
+        ports = get(svc, "ports")
+        if not _is_seq(ports):
             continue
-        for i, item in enumerate(ports):
-            line, col = ports.lc.item(i)
-            if isinstance(item, str):
-                entry = _short(str(name), item, line, col)
-            elif hasattr(item, "get") and item.get("published") is not None:
-                entry = _long(str(name), item)
-            else:
-                entry = None  # `- 8000`: a container port only, nothing published
+        image = scalar(get(svc, "image"))
+        for item in ports.value:
+            entry: Published | None = None
+            if _is_scalar(item):
+                mark = item.start_mark
+                entry = _short(name, str(item.value), mark.line, mark.column)
+            elif _is_map(item) and get(item, "published") is not None:
+                entry = _long(name, item)
+            # else `- 8000`: a container port only, nothing published
             if entry is not None:
-                out.append(entry)
+                out.append(replace(entry, image=image))
     return out
 
 
@@ -120,19 +162,19 @@ def _short(name: str, value: str, line: int, col: int) -> Published | None:
 
 
 def _long(name: str, item: Any) -> Published | None:
-    host = str(item.get("published")).strip()
+    node = get(item, "published")
+    host = scalar(node).strip()
     if _range(host) is None:
         return None
-    line, col = item.lc.value("published")
     return Published(
         service=name,
         host=host,
-        container=str(item.get("target", "")),
-        protocol=str(item.get("protocol") or "tcp").lower(),
-        host_ip=str(item.get("host_ip") or ""),
+        container=scalar(get(item, "target")),
+        protocol=(scalar(get(item, "protocol")) or "tcp").lower(),
+        host_ip=scalar(get(item, "host_ip")),
         variable="",
-        line=line,
-        col=col,
+        line=node.start_mark.line,
+        col=node.start_mark.column,
         host_offset=0,
         long=True,
     )
@@ -164,10 +206,7 @@ def _locate(body: str, entry: Published) -> tuple[Token, Token | None] | None:
 
 def slots(text: str, path: str, environment: str) -> list[Slot]:
     """The published host ports of `text` as slots; raises PortregError on invalid YAML."""
-    if "ports" not in text:
-        load(text, path)  # still validate: a broken file must stop a move
-        return []
-    doc = load(text, path)
+    doc = load(text, path)  # also when it has no ports: a broken file must stop a move
     lines = split_lines(text)
     found: dict[tuple[int, int], Slot] = {}
     for entry in published(doc):

@@ -61,27 +61,53 @@ _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9]+)?://")
 # --- binding -----------------------------------------------------------------------------------
 
 
+class Names:
+    """The registry's names for its services, indexed once: many slots ask the same questions."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.by_compose: dict[str, set[str]] = {}
+        self.by_exact: dict[str, set[str]] = {}
+        self.by_kind: dict[str, set[str]] = {}
+        self.by_env_var: dict[str, set[str]] = {}
+        self.by_compose_raw: dict[str, set[str]] = {}
+        for s in registry.services.values():
+            if s.compose_service:
+                self.by_compose.setdefault(service_id(s.compose_service), set()).add(s.id)
+                self.by_compose_raw.setdefault(s.compose_service, set()).add(s.id)
+            self.by_exact.setdefault(s.id, set()).add(s.id)
+            self.by_exact.setdefault(service_id(s.name), set()).add(s.id)
+            proto = service_id(s.protocol)
+            proto = _KIND_ALIASES.get(proto, proto)
+            if proto not in _GENERIC_PROTOCOLS:
+                self.by_kind.setdefault(proto, set()).add(s.id)
+            for c in s.connection_strings:
+                self.by_env_var.setdefault(c.env_var, set()).add(s.id)
+        self.ids = list(registry.services)
+        self._memo: dict[str, str | None] = {}
+
+    def match(self, raw: str) -> str | None:
+        """The one service a name (compose service, env key stem, URL scheme) refers to."""
+        if raw not in self._memo:
+            self._memo[raw] = self._match(service_id(raw))
+        return self._memo[raw]
+
+    def _match(self, n: str) -> str | None:
+        if not n:
+            return None
+        for index in (self.by_compose, self.by_exact):
+            hits = index.get(n)
+            if hits:
+                return next(iter(hits)) if len(hits) == 1 else None
+        found = set(self.by_kind.get(_KIND_ALIASES.get(n, n), ()))
+        if len(n) >= 3:
+            found.update(i for i in self.ids if i.startswith(n) or n.startswith(i))
+        return found.pop() if len(found) == 1 else None
+
+
 def match_name(registry: Registry, raw: str) -> str | None:
-    """The one service a name (compose service, env key stem, URL scheme) refers to, if any."""
-    n = service_id(raw)
-    if not n:
-        return None
-    services = list(registry.services.values())
-    recorded = [s.id for s in services if s.compose_service and service_id(s.compose_service) == n]
-    if recorded:
-        return recorded[0] if len(recorded) == 1 else None
-    exact = [s.id for s in services if s.id == n or service_id(s.name) == n]
-    if exact:
-        return exact[0] if len(exact) == 1 else None
-    kind = _KIND_ALIASES.get(n, n)
-    hits = set()
-    for s in services:
-        proto = _KIND_ALIASES.get(service_id(s.protocol), service_id(s.protocol))
-        by_kind = proto not in _GENERIC_PROTOCOLS and proto == kind
-        by_prefix = len(n) >= 3 and (s.id.startswith(n) or n.startswith(s.id))
-        if by_kind or by_prefix:
-            hits.add(s.id)
-    return hits.pop() if len(hits) == 1 else None
+    """The one service a name refers to, if exactly one does (see `Names`)."""
+    return Names(registry).match(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,39 +117,25 @@ class Binding:
     how: str  # recorded | name | port | ""
 
 
-def _by_port(registry: Registry, slot: Slot) -> str | None:
-    ids = {s.id for s, env in registry.holders(slot.port) if env == slot.environment}
-    return ids.pop() if len(ids) == 1 else None
-
-
-def _env_by_name(registry: Registry, slot: Slot) -> tuple[str | None, str]:
+def _env_by_name(names: Names, slot: Slot) -> tuple[str | None, str]:
     key = slot.owners[0]
-    recorded = [
-        s.id
-        for s in registry.services.values()
-        if any(c.env_var == key for c in s.connection_strings)
-    ]
+    recorded = names.by_env_var.get(key, set())
     if len(recorded) == 1:
-        return recorded[0], "recorded"
+        return next(iter(recorded)), "recorded"
     stem = _KEY_SUFFIX.sub("", key)
-    sid = match_name(registry, stem) if stem and stem != key else None
+    sid = names.match(stem) if stem and stem != key else None
     if sid is None:
         m = _SCHEME.match(slot.value)
         if m is not None and m.group("scheme").lower() not in ("http", "https", "ws", "wss"):
-            sid = match_name(registry, m.group("scheme"))
+            sid = names.match(m.group("scheme"))
     return sid, "name"
 
 
-def _compose_by_name(registry: Registry, slot: Slot) -> tuple[str | None, str]:
-    recorded = {
-        s.id
-        for s in registry.services.values()
-        for owner in slot.owners
-        if s.compose_service and s.compose_service == owner
-    }
+def _compose_by_name(names: Names, slot: Slot) -> tuple[str | None, str]:
+    recorded = {sid for owner in slot.owners for sid in names.by_compose_raw.get(owner, ())}
     if recorded:
         return (recorded.pop(), "recorded") if len(recorded) == 1 else (None, "")
-    named = {match_name(registry, owner) for owner in slot.owners}
+    named = {names.match(owner) for owner in slot.owners}
     return (named.pop(), "name") if len(named) == 1 else (None, "")
 
 
@@ -137,14 +149,19 @@ def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
             for o in s.owners:
                 per_owner[s.path, o] = per_owner.get((s.path, o), 0) + 1
     avoid = set(registry.policy.avoid)
+    names = Names(registry)
+    holders: dict[tuple[int, str], set[str]] = {}
+    for svc in registry.services.values():
+        for env, p in svc.assigned():
+            holders.setdefault((p, env), set()).add(svc.id)
     out: list[Binding] = []
     for slot in slots:
         sid: str | None = None
         how = ""
         if slot.kind == "env" and per_line[slot.path, slot.line] == 1:
-            sid, how = _env_by_name(registry, slot)
+            sid, how = _env_by_name(names, slot)
         elif slot.kind == "compose":
-            sid, how = _compose_by_name(registry, slot)
+            sid, how = _compose_by_name(names, slot)
             if sid is not None and any(per_owner[slot.path, o] > 1 for o in slot.owners):
                 # a service publishing several ports: only the one of its container port
                 cport = registry.services[sid].container_port
@@ -153,7 +170,8 @@ def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
         if sid is not None and how != "recorded" and slot.port in avoid:
             sid = None
         if sid is None:
-            sid = _by_port(registry, slot)
+            ids = holders.get((slot.port, slot.environment), set())
+            sid = next(iter(ids)) if len(ids) == 1 else None
             how = "port" if sid is not None else ""
         out.append(Binding(slot, sid, how))
     return out
