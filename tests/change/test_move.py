@@ -203,3 +203,25 @@ def test_move_learns_a_compose_service_found_by_its_port(seed_repo: Path, run: R
     check = run("sync", "--check", cwd=seed_repo)
     assert check.returncode == 1
     assert "drift: docker-compose.ci.yaml:4" in check.stdout
+
+
+def test_move_in_one_environment_leaves_the_others(seed_repo: Path, run: Run) -> None:
+    staging = seed_repo / ".env.staging"
+    staging.write_text("DATABASE_URL=postgresql://app@db.staging:54432/app\n")
+    proc = run("move", "postgresql", "54440", "--env", "staging", "--reason", "r", cwd=seed_repo)
+    assert proc.returncode == 0, proc.stderr
+    assert staging.read_text() == "DATABASE_URL=postgresql://app@db.staging:54440/app\n"
+    assert set(git(seed_repo, "diff", "--name-only").split()) == {
+        "ports.toml",
+        PAGE,
+        "CLAUDE.md",  # its environments table has a Staging column
+        "README.md",  # the services table gains a Staging row
+    }
+    assert "54432" in (seed_repo / ".env.example").read_text()  # development stays
+    registry = tomllib.loads((seed_repo / "ports.toml").read_text())
+    assert registry["services"]["postgresql"]["ports"] == {
+        "development": 54432,
+        "staging": 54440,
+        "production": "TBD",
+    }
+    assert run("sync", "--check", cwd=seed_repo).returncode == 0

@@ -68,3 +68,12 @@ def test_sync_without_registry_is_one_line_error(tmp_path: Path, run: Run) -> No
     from tests.conftest import assert_one_line_error
 
     assert_one_line_error(run("sync", "--check", cwd=tmp_path))
+
+
+def test_pre_commit_hook_runs_sync_check() -> None:
+    from ruamel.yaml import YAML
+
+    hooks = YAML(typ="safe").load(Path(__file__).parents[2].joinpath(".pre-commit-hooks.yaml"))
+    [hook] = hooks
+    assert hook["entry"] == "portreg sync --check"
+    assert hook["pass_filenames"] is False
