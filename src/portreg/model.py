@@ -165,6 +165,10 @@ class Registry:
     changes: tuple[ChangeEntry, ...] = ()
     extra_sections: tuple[Section, ...] = ()
     last_updated: datetime | None = None
+    # `[sync]`: the generated page's path ("" = every page with this registry's title), and
+    # glob patterns of files that sync, move and refs never read or rewrite (test fixtures).
+    page: str = ""
+    exclude: tuple[str, ...] = ()
 
     def get(self, sid: str) -> Service | None:
         return self.services.get(sid)

@@ -174,6 +174,12 @@ class _Reader:
             raise self.fail("services", "expected a table of services")
         services = {sid: self.service(sid, raw) for sid, raw in services_raw.items()}
         last_updated = meta.get("last_updated")
+        sync = data.get("sync", {})
+        if not isinstance(sync, dict):
+            raise self.fail("sync", "expected a table")
+        exclude = sync.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
+            raise self.fail("sync.exclude", "expected a list of glob patterns")
         return Registry(
             project=self.string(meta, "project", "registry"),
             title=self.string(meta, "title", "registry", DEFAULT_TITLE),
@@ -187,6 +193,8 @@ class _Reader:
                 for s in data.get("sections", [])
             ),
             last_updated=_naive_utc(last_updated) if last_updated is not None else None,
+            page=self.string(sync, "page", "sync"),
+            exclude=tuple(exclude),
         )
 
     def policy(self, raw: Any) -> Policy:
@@ -333,6 +341,13 @@ def to_data(registry: Registry) -> dict[str, Any]:
         "policy": policy,
         "services": {s.id: _service_data(s) for s in registry.services.values()},
     }
+    sync: dict[str, Any] = {}
+    if registry.page:
+        sync["page"] = registry.page
+    if registry.exclude:
+        sync["exclude"] = list(registry.exclude)
+    if sync:
+        data["sync"] = sync
     if registry.extra_sections:
         data["sections"] = [{"heading": s.heading, "body": s.body} for s in registry.extra_sections]
     if registry.changes:
@@ -409,13 +424,19 @@ def dumps(registry: Registry, previous: str | None = None) -> str:
         for line in _HEADER.splitlines():
             doc.add(tomlkit.comment(line.removeprefix("# ")))
         doc.add(tomlkit.nl())
-    _merge(doc, to_data(registry))
+    _merge(doc, to_data(registry), top=True)
     return doc.as_string()
 
 
-def _merge(target: Any, new: Mapping[str, Any]) -> None:
-    """Make tomlkit container `target` hold `new`, touching only keys whose values changed."""
-    for key in [k for k in target if k not in new]:
+_TOP_LEVEL = frozenset({"registry", "policy", "services", "sync", "sections", "changes"})
+
+
+def _merge(target: Any, new: Mapping[str, Any], top: bool = False) -> None:
+    """Make tomlkit container `target` hold `new`, touching only keys whose values changed.
+
+    At the top level a table portreg does not know (`[tool.x]`) is someone else's and stays.
+    """
+    for key in [k for k in target if k not in new and (not top or k in _TOP_LEVEL)]:
         del target[key]
     for key, value in new.items():
         if key in target:

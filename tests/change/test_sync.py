@@ -77,3 +77,73 @@ def test_pre_commit_hook_runs_sync_check() -> None:
     [hook] = hooks
     assert hook["entry"] == "portreg sync --check"
     assert hook["pass_filenames"] is False
+
+
+def _add_sync_table(repo: Path, body: str) -> None:
+    path = repo / "ports.toml"
+    path.write_text(path.read_text() + f"\n[sync]\n{body}\n")
+
+
+def test_named_page_is_created_and_other_pages_are_left_alone(seed_repo: Path, run: Run) -> None:
+    """With `[sync] page` that file alone is the page; a fixture page elsewhere is left alone."""
+    fixture = seed_repo / "fixtures" / "other-team.md"
+    fixture.parent.mkdir()
+    other = (seed_repo / "docs/SERVICES.md").read_text().replace("54432", "53432")
+    fixture.write_text(other)
+    assert run("sync", "--check", cwd=seed_repo).returncode == 1  # by default it is a page too
+
+    _add_sync_table(seed_repo, 'page = "generated/PORTS.md"\nexclude = []')
+    check = run("sync", "--check", cwd=seed_repo)
+    assert check.returncode == 1
+    assert "generated/PORTS.md" in check.stdout and "other-team.md" not in check.stdout
+    assert not (seed_repo / "generated").exists()  # --check writes nothing
+
+    assert run("sync", cwd=seed_repo).returncode == 0
+    assert (seed_repo / "generated/PORTS.md").read_text() == run("render", cwd=seed_repo).stdout
+    assert fixture.read_text() == other
+    assert run("sync", "--check", cwd=seed_repo).returncode == 0
+
+
+@pytest.mark.parametrize("pattern", ["fixtures/", "fixtures/*", "*.staging"])
+def test_excluded_files_are_neither_checked_nor_rewritten(
+    seed_repo: Path, run: Run, pattern: str
+) -> None:
+    target = "fixtures/.env.staging" if pattern.startswith("fixtures") else ".env.staging"
+    path = seed_repo / target
+    path.parent.mkdir(exist_ok=True)
+    assert (
+        run("add", "postgresql", "--port", "54440", "--env", "staging", cwd=seed_repo).returncode
+        == 0
+    )
+    assert run("sync", cwd=seed_repo).returncode == 0
+    path.write_text("DATABASE_URL=postgresql://db:53999/app\n")
+    check = run("sync", "--check", cwd=seed_repo)
+    assert check.returncode == 1 and f"drift: {target}:1" in check.stdout
+
+    _add_sync_table(seed_repo, f'exclude = ["{pattern}"]')
+    assert run("sync", "--check", cwd=seed_repo).returncode == 0
+    assert run("sync", cwd=seed_repo).returncode == 0
+    assert path.read_text() == "DATABASE_URL=postgresql://db:53999/app\n"
+    refs = run("refs", "53999", cwd=seed_repo)
+    assert target not in refs.stdout
+
+
+def test_sync_table_and_foreign_tables_survive_a_write(seed_repo: Path, run: Run) -> None:
+    path = seed_repo / "ports.toml"
+    path.write_text(
+        path.read_text() + '\n[sync]\nexclude = ["tests/"]\n\n[tool.other]\nkeep = "me"\n'
+    )
+    assert run("assign", "new-svc", cwd=seed_repo).returncode == 0
+    text = path.read_text()
+    assert '[sync]\nexclude = ["tests/"]' in text
+    assert '[tool.other]\nkeep = "me"' in text
+
+
+@pytest.mark.parametrize("body", ["exclude = 5", 'exclude = [1, "a"]', "page = 3"])
+def test_bad_sync_table_is_one_line_error(seed_repo: Path, run: Run, body: str) -> None:
+    from tests.conftest import assert_one_line_error
+
+    _add_sync_table(seed_repo, body)
+    before = (seed_repo / "ports.toml").read_bytes()
+    assert_one_line_error(run("sync", cwd=seed_repo))
+    assert (seed_repo / "ports.toml").read_bytes() == before

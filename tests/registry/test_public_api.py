@@ -26,8 +26,9 @@ def test_python_api_surface() -> None:
 
 def test_command_names_and_exit_codes() -> None:
     assert COMMANDS == (
-        "init", "import", "list", "show", "add", "assign", "reserve", "release", "move", "check",
-        "who", "scan", "audit", "sync", "render", "refs", "protect", "serve", "token", "push", "pull",
+        "init", "import", "list", "show", "add", "assign", "reserve", "release", "move",
+        "check", "who", "scan", "audit", "sync", "render", "refs", "protect", "serve", "token",
+        "push", "pull",
     )  # fmt: skip
     assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("PROBLEMS", 1), ("BAD_INPUT", 2)]
 

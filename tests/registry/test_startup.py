@@ -44,7 +44,14 @@ finally:
 
 
 @pytest.mark.parametrize(
-    "args", [("list", "--json"), ("check", "53010"), ("check", "53010", "--json")]
+    "args",
+    [
+        ("list", "--json"),
+        ("check", "53010"),
+        ("check", "53010", "--json"),
+        ("who", "53010", "--json"),
+        ("scan", "--json"),
+    ],
 )
 def test_hot_path_imports_nothing_heavy(run: object, tmp_path: Path, args: tuple[str, ...]) -> None:
     from portreg import store

@@ -70,4 +70,10 @@ def run(env: Environment, args: argparse.Namespace) -> RefsResult:
     from portreg.rewrite.refs import find
 
     root, registry = _root(env)
-    return RefsResult(args.port, str(root), tuple(find(root, args.port, skip=registry)))
+    exclude: tuple[str, ...] = ()
+    if registry is not None:
+        from portreg.store import load
+
+        exclude = load(registry).exclude
+    mentions = find(root, args.port, skip=registry, exclude=exclude)
+    return RefsResult(args.port, str(root), tuple(mentions))

@@ -54,6 +54,8 @@ def load_registry(env: Environment) -> Registry | None:
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
+    """The listeners found (optionally in a range), matched against the registry if any."""
+
     found: list[Listener]
     port_range: tuple[int, int] | None = None
     registry: Registry | None = None

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class WhoResult:
+    """Who listens on one port, with the registry (if any) to name the service."""
+
     port: int
     found: list[Listener]
     registry: Registry | None = None

@@ -17,6 +17,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
 
 @dataclass(frozen=True, slots=True)
 class Owner:
+    """The process holding a socket: pid, short name, command line, user (None = not known)."""
+
     pid: int
     process: str | None
     cmdline: str | None

@@ -212,6 +212,7 @@ class Scan:
     slots: list[Slot] = field(default_factory=list)
     marked: list[str] = field(default_factory=list)  # files with portreg:begin markers
     pages: list[str] = field(default_factory=list)  # generated registry pages
+    created: list[str] = field(default_factory=list)  # pages that do not exist yet
 
 
 def scan(root: Path, registry: Registry | None, files: list[str] | None = None) -> Scan:
@@ -222,9 +223,20 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
     from portreg.rewrite import compose, envfile, repo
     from portreg.rewrite.markdown import MARKER, blocks, is_page
 
-    names = repo.list_files(root) if files is None else files
+    exclude = registry.exclude if registry is not None else ()
+    if files is None:
+        names = repo.list_files(root, exclude)
+    else:
+        names = [n for n in files if not repo.excluded(n, exclude)]
     envs = registry.environments() if registry is not None else []
+    # A registry that names its page owns that file alone (created when missing); otherwise
+    # every Markdown file that reads as a page with this registry's title is one.
+    page_path = registry.page.strip("/") if registry is not None else ""
     out = Scan(root)
+    if page_path and page_path not in names:
+        out.texts[page_path] = ""
+        out.pages.append(page_path)
+        out.created.append(page_path)
     for rel in names:
         env_file = is_env_file(rel)
         compose_file = not env_file and is_compose_file(rel)
@@ -241,7 +253,10 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
         else:
             found = []
             marked = MARKER in text
-            page = is_page(text, None if registry is None else registry.title)
+            if page_path:
+                page = rel == page_path
+            else:
+                page = is_page(text, None if registry is None else registry.title)
             if not (marked or page):
                 continue
             if page:
@@ -356,6 +371,8 @@ def write_all(writes: list[tuple[Path, str, str | None]]) -> None:
     done: list[tuple[Path, str | None]] = []
     for path, text, original in writes:
         try:
+            if original is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path.resolve(), text)
         except OSError as exc:
             for p, orig in reversed(done):
@@ -430,7 +447,7 @@ def move(
         files = changes(found, bindings, port_for, after)
         new_registry = store.dumps(after, previous=text)
         writes: list[tuple[Path, str, str | None]] = [
-            (root / f.path, f.after, f.before) for f in files
+            (root / f.path, f.after, None if f.path in found.created else f.before) for f in files
         ]
         writes.append((registry_path, new_registry, text))
         write_all(writes)
@@ -447,6 +464,9 @@ def sync(registry_path: Path, check: bool) -> tuple[Registry, list[FileChange]]:
         return registry, sync_changes(scan(root, registry), registry)
     with store.locked(registry_path):
         registry = store.load(registry_path)
-        files = sync_changes(scan(root, registry), registry)
-        write_all([(root / f.path, f.after, f.before) for f in files])
+        found = scan(root, registry)
+        files = sync_changes(found, registry)
+        write_all(
+            [(root / f.path, f.after, None if f.path in found.created else f.before) for f in files]
+        )
     return registry, files

@@ -63,7 +63,9 @@ def _owned_lines(rel: str, text: str, port: int) -> tuple[dict[int, str], bool]:
     return {}, False
 
 
-def find(root: Path, port: int, skip: Path | None = None) -> list[Mention]:
+def find(
+    root: Path, port: int, skip: Path | None = None, exclude: tuple[str, ...] = ()
+) -> list[Mention]:
     """Whole-number mentions of `port` in the files under `root` (git's list when a work tree)."""
     from portreg.rewrite import repo
 
@@ -77,7 +79,7 @@ def find(root: Path, port: int, skip: Path | None = None) -> list[Mention]:
         except ValueError:
             skip_rel = None
     out: list[Mention] = []
-    for rel in repo.list_files(root):
+    for rel in repo.list_files(root, exclude):
         if rel == skip_rel:
             continue
         try:

@@ -13,13 +13,24 @@ SKIP_DIRS = frozenset(
 MAX_BYTES = 2_000_000  # larger files are data, not configuration
 
 
-def list_files(root: Path) -> list[str]:
-    """Paths (relative to `root`, `/`-separated) of the files under it.
+def list_files(root: Path, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Paths (relative to `root`, `/`-separated) of the files under it, less `exclude`.
 
     In a git work tree: `git ls-files` — tracked files plus untracked ones that are not
     ignored (a new `.env.example` counts before its first commit). Elsewhere: a walk that
-    skips VCS, virtualenv, node_modules and cache directories.
+    skips VCS, virtualenv, node_modules and cache directories. An exclude pattern is an
+    fnmatch glob on the relative path (`*` crosses `/`), or a directory prefix (`tests/`).
     """
+    return [n for n in _all_files(root) if not excluded(n, exclude)]
+
+
+def excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    from fnmatch import fnmatchcase
+
+    return any(fnmatchcase(rel, p) or (p.endswith("/") and rel.startswith(p)) for p in patterns)
+
+
+def _all_files(root: Path) -> list[str]:
     try:
         proc = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
