@@ -110,6 +110,21 @@ def test_marker_blocks_keep_surroundings() -> None:
     assert render_blocks(out, "README.md", registry) == out
 
 
+def test_markers_shown_in_code_fences_are_examples() -> None:
+    api = Service(id="api", name="API", ports={"development": 54000})
+    registry = Registry(services={"api": api})
+    example = (
+        "```markdown\n<!-- portreg:begin services -->\n<!-- portreg:end -->\n```\n"
+        "~~~~\n<!-- portreg:begin nonsense -->\n~~~\n~~~~\n"
+        "````\n```\n<!-- portreg:end -->\n````\n"
+    )
+    text = example + "<!-- portreg:begin services -->\n<!-- portreg:end -->\n"
+    out = render_blocks(text, "README.md", registry)
+    assert out.startswith(example)
+    assert "| **API** | 54000 |" in out[len(example) :]
+    assert [b.begin for b in blocks(text, "README.md")] == [text.count("\n") - 2]
+
+
 @pytest.mark.parametrize(
     ("text", "where"),
     [

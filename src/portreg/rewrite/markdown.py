@@ -18,6 +18,7 @@ from portreg.rewrite import line_body, split_lines
 BEGIN = re.compile(r"^\s*<!--\s*portreg:begin\s+(?P<name>[A-Za-z0-9_-]+)\s*-->\s*$")
 END = re.compile(r"^\s*<!--\s*portreg:end\s*-->\s*$")
 MARKER = "portreg:begin"
+FENCE = re.compile(r"^ {0,3}(?P<mark>`{3,}|~{3,})(?P<info>.*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +36,18 @@ def blocks(text: str, path: str) -> list[Block]:
         return []
     out: list[Block] = []
     open_at: tuple[str, int] | None = None
+    fence = ""  # the open code fence: markers shown inside one are examples, not markers
     for i, raw in enumerate(split_lines(text)):
         body, _ = line_body(raw)
-        if "portreg:" not in body:
+        f = FENCE.match(body)
+        if f is not None and open_at is None:
+            mark = f.group("mark")
+            if not fence:
+                fence = mark
+            elif mark[0] == fence[0] and len(mark) >= len(fence) and not f.group("info").strip():
+                fence = ""
+            continue
+        if fence or "portreg:" not in body:
             continue
         m = BEGIN.match(body)
         if m is not None:
