@@ -327,3 +327,19 @@ def test_mangled_pages_never_crash(page: Path, keep: list[bool], inserts: list[A
         return
     assert store.loads(store.dumps(registry)).services == registry.services
     render.markdown(registry)
+
+
+def test_plain_header_labels_and_protocol_with_transport_in_words() -> None:
+    page = (
+        "# Port Allocation\n\nRange: 40000–40999 (avoid 8080, 9090)\n\n"
+        "Last Updated: 2026-03-02\n\n## Services\n\n"
+        "| Port | Name | Proto |\n|---|---|---|\n"
+        "| 40001 | Metrics | StatsD (UDP) |\n| 40002 | Logs | syslog/udp |\n"
+        "| 40003 | Web | HTTP over TCP |\n"
+    )
+    r = markdown.parse(page, "PORTS.md").registry
+    policy = r.policy
+    assert (policy.range_start, policy.range_end, policy.avoid) == (40000, 40999, (8080, 9090))
+    assert r.last_updated == datetime(2026, 3, 2)
+    got = {s.id: (s.protocol, s.transport) for s in r.services.values()}
+    assert got == {"metrics": ("statsd", "udp"), "logs": ("syslog", "udp"), "web": ("http", "tcp")}

@@ -179,6 +179,18 @@ def _label(text: str) -> tuple[str, str] | None:
     return None
 
 
+_PLAIN_KEYS = ("purpose", "port range", "range", "last updated", "host")
+_PLAIN_LABEL = re.compile(r"^(?P<key>[A-Za-z ]+?)\s*:\s*(?P<value>\S.*)$")
+
+
+def _plain_label(text: str) -> tuple[str, str] | None:
+    """`Last Updated: 2026-03-02` without bold, for the page's few known header keys only."""
+    m = _PLAIN_LABEL.match(text.strip("_* "))
+    if m and m.group("key").strip().lower() in _PLAIN_KEYS:
+        return m.group("key").strip().lower(), m.group("value").strip()
+    return None
+
+
 def _unquote_code(value: str) -> str:
     """`GET http://…` → GET http://… (only a value that is wholly one code span)."""
     v = value.strip()
@@ -608,7 +620,7 @@ class _Page:
         for block in sections[0].blocks:
             if isinstance(block, _Para):
                 for para_line in block.text.splitlines():
-                    pair = _label(para_line.strip())
+                    pair = _label(para_line.strip()) or _plain_label(para_line.strip())
                     if pair:
                         preamble.setdefault(pair[0], pair[1])
         found_table = False
@@ -684,6 +696,11 @@ def _protocol(cell: str) -> tuple[str, str]:
     m = re.match(r"^(tcp|udp)\s*\((.+)\)$", cell)
     if m:
         return m.group(2).strip(), m.group(1)
+    # "statsd (udp)", "statsd/udp", "statsd over udp": the application protocol first
+    m = re.match(r"^(.+?)\s*(?:\(\s*(tcp|udp)\s*\)|/\s*(tcp|udp)|\s+over\s+(tcp|udp))$", cell)
+    if m:
+        transport = next(g for g in m.groups()[1:] if g)
+        return m.group(1).strip(), transport
     if cell == "tcp":
         return "", "tcp"
     if cell == "udp":
