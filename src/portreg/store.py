@@ -450,7 +450,9 @@ def _merge(target: Any, new: Mapping[str, Any], top: bool = False) -> None:
                 old_plain = _plain(old)
                 if value[: len(old_plain)] == old_plain:
                     for item in value[len(old_plain) :]:
-                        old.append(_item(item))
+                        table = _item(item)
+                        table.trivia.indent = "\n"  # a blank line before each new entry
+                        old.append(table)
                     continue
         target[key] = _item(value, key)
 

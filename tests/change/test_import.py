@@ -92,3 +92,24 @@ def test_invalid_compose_import_is_one_line_error(tmp_path: Path, run: Run) -> N
     assert_one_line_error(proc)
     assert "docker-compose.yaml" in proc.stderr
     assert not (tmp_path / "ports.toml").exists()
+
+
+def test_second_published_port_is_its_own_service_and_reimport_changes_nothing(
+    tmp_path: Path, run: Run
+) -> None:
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  web:\n    image: nginx\n    ports:\n"
+        '      - "127.0.0.1:53080:80"   # admin UI\n      - 53443:443/tcp\n'
+        "  api:\n    build: .\n    ports: ['${API_PORT:-53100}:8000']\n"
+    )
+    (tmp_path / ".env.example").write_text("API_PORT=53100\n")
+    assert run("init", cwd=tmp_path).returncode == 0
+    first = run("import", "docker-compose.yml", ".env.example", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    got = {sid: (r["name"], r["port"]) for sid, r in _services(run, tmp_path).items()}
+    assert got == {"web": ("web", 53080), "web-443": ("web-443", 53443), "api": ("api", 53100)}
+    before = (tmp_path / "ports.toml").read_bytes()
+    for order in (("docker-compose.yml", ".env.example"), (".env.example", "docker-compose.yml")):
+        again = run("import", *order, cwd=tmp_path)
+        assert again.returncode == 0 and "already up to date" in again.stdout
+    assert (tmp_path / "ports.toml").read_bytes() == before

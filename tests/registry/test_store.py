@@ -71,6 +71,16 @@ def test_edit_keeps_comments_and_touches_only_changed_lines() -> None:
     assert changed == [("ports = {development = 54379}", "ports = {development = 54380}")]
 
 
+def test_appended_change_entries_read_like_the_first_ones() -> None:
+    r = sample()
+    text = store.dumps(r)
+    entry = ChangeEntry(datetime(2026, 2, 1, 9, 0), "dev", "assign", "redis", "", None, 54379)
+    out = store.dumps(r.with_change(entry).with_change(entry), previous=text)
+    assert out.count("[[changes]]") == len(r.changes) + 2
+    assert out.count("\n\n[[changes]]") == out.count("[[changes]]")  # a blank line before each
+    assert store.loads(out).changes[-2:] == (entry, entry)
+
+
 def test_corrupt_file_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "ports.toml"
     path.write_text('[registry]\nproject = "x"\n[services.a]\nports = {development = }\n')

@@ -170,10 +170,13 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
             sid = s.id if known.get(s.id) is not None else None
             if sid is None:
                 sid = match_name(known, s.compose_service or s.name) or match_name(known, s.id)
-            if sid is None:
+            if sid is None or sid in services:
+                # new, or a second published port of a service this file already named
+                # (`web-443` beside `web`): never folded onto the first one.
                 sid = s.id
                 known = known.with_service(s)
-            resolved = s if sid == s.id else _onto(known.services[sid], s)
+            # A name a compose/.env file derives never renames a service already known.
+            resolved = s if known.services[sid] is s else _onto(known.services[sid], s)
             services[sid] = resolved
             for _, port in resolved.assigned():
                 claims.setdefault(port, {}).setdefault(sid, []).append((s.name, piece.source))
