@@ -595,57 +595,60 @@ async def assign_pg(
     transport: str | None,
     reason: str,
 ) -> Written:
-    """`assign` on PostgreSQL: a lock-free read for the common "already has one" answer, then
-    the `portreg_assign` function in autocommit (lock, pick, insert, record in one statement)."""
+    """`assign` on PostgreSQL: the `portreg_assign` function (migration 0003) in autocommit —
+    lock, pick, insert, record in one statement, so the write lock is held only while the
+    database works.
+
+    The first call assumes a new service (the template needs nothing from the database), so a
+    new service costs one round trip; the function answers an existing service's port itself.
+    Only an existing service that needs a port in a new environment takes a second call, with
+    a template built from the service as stored."""
     from sqlalchemy import text
 
     sid = service_id(ref)
     if not sid:
         raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
+    proto, trans = protocol or transport or "tcp", transport or "tcp"
+    template: Service = Service(
+        id=sid, name=ref, ports={environment: PORT_MARK}, protocol=proto, transport=trans
+    )
     async with engine.connect() as plain:
         conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
-        existing = await _service_now(conn, ref, sid)
-        if existing is not None and existing.ports.get(environment) is not None:
-            body = {
-                "service": existing.id,
-                "environment": environment,
-                "port": existing.ports[environment],
-                "created": False,
-            }
-            return Written(body)
-        host = (await load_meta_value(conn, "host")) or ""
-        if existing is None:
-            proto, trans = protocol or transport or "tcp", transport or "tcp"
-            template = Service(
-                id=sid, name=ref, ports={environment: PORT_MARK}, protocol=proto, transport=trans
+        for new_only in (True, False):
+            if not new_only:
+                existing = await _service_now(conn, ref, sid)
+                if existing is not None:
+                    proto, trans = existing.protocol, existing.transport
+                    template = existing.with_port(environment, PORT_MARK)
+            at = utcnow()
+            entry = ChangeEntry(
+                at, who, "assign", template.id, environment, None, PORT_MARK, reason
             )
-        else:
-            proto, trans = existing.protocol, existing.transport
-            template = existing.with_port(environment, PORT_MARK)
-        at = utcnow()
-        entry = ChangeEntry(at, who, "assign", template.id, environment, None, PORT_MARK, reason)
-        payload = {**change_dict(ID_MARK, entry), "row": row(template, environment)}
-        text_payload = json.dumps(payload, separators=(",", ":"), default=str)
-        result = await conn.execute(
-            text(
-                "SELECT * FROM portreg_assign(:ref, :sid, :name, :env, :proto, :trans, :who, "
-                ":reason, :at, :host, :payload)"
-            ),
-            {
-                "ref": ref,
-                "sid": sid,
-                "name": ref,
-                "env": environment,
-                "proto": proto,
-                "trans": trans,
-                "who": who,
-                "reason": reason,
-                "at": at,
-                "host": host,
-                "payload": text_payload,
-            },
-        )
-        out = result.one()
+            payload = {**change_dict(ID_MARK, entry), "row": row(template, environment)}
+            text_payload = json.dumps(payload, separators=(",", ":"), default=str)
+            result = await conn.execute(
+                text(
+                    "SELECT * FROM portreg_assign(:ref, :sid, :name, :env, :proto, :trans, :who, "
+                    ":reason, :at, :host, :payload, :new_only)"
+                ),
+                {
+                    "ref": ref,
+                    "sid": sid,
+                    "name": ref,
+                    "env": environment,
+                    "proto": proto,
+                    "trans": trans,
+                    "who": who,
+                    "reason": reason,
+                    "at": at,
+                    "host": "",
+                    "payload": text_payload,
+                    "new_only": new_only,
+                },
+            )
+            out = result.one()
+            if not out.out_retry:
+                break
     if out.out_port is None:
         raise Conflict(
             "no free port left in the policy range: every port is avoided, registered or reserved"
