@@ -34,11 +34,31 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
 
+MAX_NAME = 100
+
+
+def _usable(ref: str) -> str:
+    """`ref` if it can name a service: the name becomes a display name in tables and pages, so
+    a control character (a newline from a shell substitution) or an essay is refused rather
+    than silently flattened into an id that may be another service's."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in ref):
+        raise PortregError(f"not a usable service name: {ref!r} (it has a control character)")
+    if len(ref) > MAX_NAME:
+        raise PortregError(f"not a usable service name: longer than {MAX_NAME} characters")
+    return ref
+
+
 def new_id(ref: str) -> str:
-    sid = service_id(ref)
+    """The id of a new service named `ref` ("API Server" → api-server)."""
+    sid = service_id(_usable(ref))
     if not sid:
         raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
     return sid
+
+
+def _existing(registry: Registry, ref: str) -> Service | None:
+    """The service `ref` names (id or display name), if any, for the commands that may create it."""
+    return registry.get(_usable(ref)) or registry.get(service_id(ref))
 
 
 def find(registry: Registry, ref: str) -> Service:
@@ -80,7 +100,7 @@ def assign(
     transport: str | None = None,
 ) -> tuple[Registry, Outcome]:
     """The service's port in `environment`, picking the next free one if it has none."""
-    existing = registry.get(ref) or registry.get(service_id(ref))
+    existing = _existing(registry, ref)
     if existing is not None and existing.ports.get(environment) is not None:
         return registry, Outcome(existing.id, environment, existing.ports[environment], False)
     port = next_free(registry, live)
@@ -116,7 +136,7 @@ def add(
     force: bool = False,
 ) -> tuple[Registry, Outcome]:
     """Record `port` for a service, enforcing the policy unless `force` (a known exception)."""
-    existing = registry.get(ref) or registry.get(service_id(ref))
+    existing = _existing(registry, ref)
     sid = existing.id if existing else new_id(ref)
     current = existing.ports.get(environment) if existing else None
     if current is not None and current != port:
@@ -159,7 +179,7 @@ def reserve(
     live: Collection[int] = (),
 ) -> tuple[Registry, Outcome]:
     """Keep a port for a planned service (the seed's Reserved Ports table)."""
-    existing = registry.get(ref) or registry.get(service_id(ref))
+    existing = _existing(registry, ref)
     if existing is not None and not existing.reserved:
         raise PortregError(
             f"{existing.id} is already registered ({existing.status}); nothing to reserve"

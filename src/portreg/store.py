@@ -133,6 +133,12 @@ def load(path: Path) -> Registry:
 
 
 def loads(text: str, source: str = FILENAME) -> Registry:
+    if not text.strip():
+        # An empty file is a truncated registry far more often than an intended one: never
+        # read it as "no services" (the next write would make that permanent).
+        raise PortregError(
+            f"{source}: the registry is empty (restore it, e.g. from git, or run `portreg init`)"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -192,7 +198,9 @@ class _Reader:
                 Section(self.string(s, "heading", "sections"), self.string(s, "body", "sections"))
                 for s in data.get("sections", [])
             ),
-            last_updated=_naive_utc(last_updated) if last_updated is not None else None,
+            last_updated=None
+            if last_updated is None
+            else self.moment(last_updated, "registry.last_updated"),
             page=self.string(sync, "page", "sync"),
             exclude=tuple(exclude),
         )
@@ -288,6 +296,11 @@ class _Reader:
             **strings,
         )
 
+    def moment(self, value: object, where: str) -> datetime:
+        if not isinstance(value, date):
+            raise self.fail(where, f"expected a date-time like 2026-01-29T06:23:34, got {value!r}")
+        return _naive_utc(value)
+
     def change(self, i: int, raw: Any) -> ChangeEntry:
         where = f"changes[{i}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("at"), datetime):
@@ -312,7 +325,7 @@ def _naive_utc(value: object) -> datetime:
         return moment
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
-    raise PortregError(f"expected a date-time, got {value!r}")
+    raise TypeError(f"expected a date-time, got {value!r}")
 
 
 # --- writing -----------------------------------------------------------------------------------

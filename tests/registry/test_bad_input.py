@@ -28,6 +28,8 @@ def registry(run: Run, tmp_path: Path) -> Path:
         ("add", "x", "--port", "54000"),  # duplicate: registered to api-server
         ("add", "x", "--port", "54002"),  # reserved for monitoring
         ("add", "!!!", "--port", "54010"),  # a name with no letter or digit
+        ("assign", "api\nserver"),  # a newline from a shell substitution, not api-server
+        ("reserve", "x" * 101),
         ("add", "x"),  # --port missing
         ("check", "abc"),
         ("check", "0"),

@@ -96,6 +96,8 @@ def test_corrupt_file_error_names_the_line(tmp_path: Path) -> None:
         ('[services.a]\nstatus = "sleeping"\n', "services.a.status"),
         ("[policy]\nrange = [5, 1]\n", "policy.range"),
         ('[services.a]\ntransport = "sctp"\n', "services.a.transport"),
+        ('[registry]\nlast_updated = "yesterday"\n', "registry.last_updated"),
+        ("[sync]\nexclude = 5\n", "sync.exclude"),
     ],
 )
 def test_invalid_values_are_named(tmp_path: Path, snippet: str, where: str) -> None:
@@ -137,3 +139,11 @@ def test_find_registry_walks_up(tmp_path: Path) -> None:
     assert store.find_registry(deep, {}) == tmp_path / "ports.toml"
     assert store.find_registry(deep, {"PORTREG_REGISTRY": "/x.toml"}) == Path("/x.toml")
     assert store.find_registry(deep, {}, "y.toml") == Path("y.toml")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "   \n\t\n"])
+def test_empty_registry_is_an_error_not_an_empty_registry(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "ports.toml"
+    path.write_text(text)
+    with pytest.raises(PortregError, match="the registry is empty"):
+        store.load(path)
