@@ -30,10 +30,21 @@ def env_var_for(service: str) -> str:
 
 
 def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
-    """The registry at `path`, or the one the command line would find from here."""
+    """The registry at `path`, or the one the command line would find from here.
+
+    `path` (or `PORTREG_REGISTRY`) may be a server's `http(s)://` URL: the registry is then
+    read from the server, with the token from `PORTREG_TOKEN` when reads need one.
+    """
     from portreg.store import find_registry, load
 
-    found = Path(path) if path is not None else find_registry(Path.cwd(), os.environ)
+    location = os.fspath(path) if path is not None else os.environ.get("PORTREG_REGISTRY", "")
+    if location.startswith(("http://", "https://")):
+        from portreg.client import Client
+        from portreg.store import loads
+
+        client = Client(location, os.environ.get("PORTREG_TOKEN") or None)
+        return loads(client.request("GET", "/export", raw=True), source=client.base)
+    found = Path(location) if location else find_registry(Path.cwd(), os.environ)
     if found is None:
         raise PortregError("no ports.toml found here or above (set PORTREG_REGISTRY)")
     return load(found)
@@ -51,9 +62,13 @@ def port_for(
     Raises PortregError when the service is unknown or has no port (TBD) there.
     """
     env = os.environ if environ is None else environ
-    override = env.get(env_var_for(service))
+    var = env_var_for(service)
+    override = env.get(var)
     if override:
-        return parse_port(override)
+        try:
+            return parse_port(override)
+        except PortregError as exc:
+            raise PortregError(f"{var}: {exc.message}") from None
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
     found: Service | None = reg.get(service)
     if found is None:

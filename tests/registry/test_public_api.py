@@ -55,5 +55,5 @@ def test_port_for_reads_the_registry_and_honours_the_override(run: Run, tmp_path
         portreg.api.port_for("nope", registry=registry, environ={})
     with pytest.raises(PortregError, match="no port in staging"):
         portreg.api.port_for("api-server", "staging", registry=registry, environ={})
-    with pytest.raises(PortregError, match="not a port number"):
+    with pytest.raises(PortregError, match="API_SERVER_PORT: not a port number"):
         portreg.api.port_for("api-server", registry=registry, environ={"API_SERVER_PORT": "x"})
