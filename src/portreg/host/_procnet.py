@@ -7,7 +7,7 @@ one, so `v6only` is None here.
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # not `socket`: see _netlink
 import struct
 
 from portreg.host._netlink import Raw
