@@ -84,3 +84,89 @@ def test_dataclasses_without_docstrings_still_work_after_the_cli_defers_inspect(
         "import inspect\nassert inspect.signature(A) is not None and 'inspect' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("check", "53010"), ("check", "53010", "--json"), ("who", "53010"), ("scan", "--json")],
+)
+def test_host_commands_skip_argparse_and_the_socket_wrapper(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """argparse (+ gettext, locale) and `socket` (enum conversions, selectors) cost ~7 ms."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTREG_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES "))
+    loaded = set(json.loads(line.removeprefix("MODULES ")))
+    assert loaded & {"argparse", "gettext", "locale", "socket", "selectors"} == set()
+
+
+QUICK_CASES = [
+    ["check", "53010"],
+    ["check", "53010", "22", "053010", "--json"],
+    ["check", "--json", "1", "65535"],
+    ["--registry", "r.toml", "check", "5432"],
+    ["check", "5432", "--registry", "a.toml", "--json", "--registry", "b.toml"],
+    ["--registry", "a.toml", "check", "5432", "--registry", "b.toml"],
+    ["who", "54000"],
+    ["who", "--json", "54000", "--registry", "x"],
+    ["scan"],
+    ["scan", "--json", "--range", "53000-54999"],
+    ["scan", "--range", "1-1"],
+    ["list"],
+    ["list", "--json", "--env", "staging"],
+]
+
+ARGPARSE_ONLY = [
+    ["check"],
+    ["check", "abc"],
+    ["check", "0"],
+    ["check", "65536"],
+    ["check", "-1"],
+    ["check", "1", "--json", "2"],
+    ["check", "--js", "1"],
+    ["check", "1", "--json=1"],
+    ["check", "--", "1"],
+    ["check", "²"],
+    ["check", "--help"],
+    ["who", "1", "2"],
+    ["who"],
+    ["scan", "5"],
+    ["scan", "--range", "9-2"],
+    ["scan", "--range", "abc"],
+    ["scan", "--range"],
+    ["list", "--env"],
+    ["list", "--env", "--json"],
+    ["--registry", "check"],
+    ["--version"],
+    ["show", "x"],
+]
+
+
+@pytest.mark.parametrize("argv", QUICK_CASES)
+def test_quick_parser_gives_what_argparse_gives(argv: list[str]) -> None:
+    from portreg.cli.parser import build_parser
+    from portreg.cli.quick import parse
+
+    quick = parse(argv)
+    assert quick is not None
+    full = build_parser(argv).parse_args(argv)
+    full_values = dict(vars(full))
+    full_values.setdefault("json", False)
+    quick_values = dict(vars(quick))
+    quick_values.setdefault("json", False)
+    assert quick_values == full_values
+
+
+@pytest.mark.parametrize("argv", ARGPARSE_ONLY)
+def test_quick_parser_leaves_everything_else_to_argparse(argv: list[str]) -> None:
+    from portreg.cli.quick import parse
+
+    assert parse(argv) is None

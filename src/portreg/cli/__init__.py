@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from portreg.errors import ExitCode, PortregError
 
@@ -51,12 +52,16 @@ def run(env: object, argv: list[str]) -> int:
     import importlib
 
     from portreg.cli.output import emit, emit_error
-    from portreg.cli.parser import build_parser
+    from portreg.cli.quick import parse
     from portreg.environment import Environment
 
     assert isinstance(env, Environment)
     try:
-        args = build_parser(argv).parse_args(argv)
+        args: Any = parse(argv)  # the hot commands' plain forms, without argparse's ~5 ms
+        if args is None:
+            from portreg.cli.parser import build_parser
+
+            args = build_parser(argv).parse_args(argv)
         env.registry_option = args.registry
         env.json = bool(getattr(args, "json", False))
         module = importlib.import_module(f"portreg.commands.{args.module}")

@@ -5,7 +5,6 @@ Rich is imported only when a table is printed, so `--json` and one-line results 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from portreg.environment import Environment
@@ -18,6 +17,8 @@ def emit(env: Environment, result: Result) -> None:
         if chunks is not None:  # a big result (scan) writes the same text itself, faster
             env.stdout.writelines(chunks())
         else:
+            import json  # here: a plain-text result never needs it
+
             env.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
         for view in result.views():
             if isinstance(view, Warning):

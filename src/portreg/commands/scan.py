@@ -9,7 +9,6 @@ ports.toml is found (no registry is fine). Exit 0 always: scanning finds facts, 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,8 @@ from portreg.errors import ExitCode
 from portreg.views import Table, View
 
 if TYPE_CHECKING:
+    import argparse
+
     from portreg.host import Listener
     from portreg.model import Registry
 

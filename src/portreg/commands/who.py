@@ -11,7 +11,6 @@ and `pgrep`: "not found" is the answer a script tests for, `portreg who 54000 ||
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,8 @@ from portreg.errors import ExitCode
 from portreg.views import Lines, View
 
 if TYPE_CHECKING:
+    import argparse
+
     from portreg.host import Listener
     from portreg.model import Registry
 
