@@ -9,30 +9,33 @@ database at first start), … With `--workers N` (or `--reload`) Uvicorn imports
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from portreg.environment import Environment
-from portreg.errors import PortregError
 from portreg.views import Simple
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def run(env: Environment, args: argparse.Namespace) -> Simple:
-    try:
-        import uvicorn
-        from pydantic import ValidationError
+    from portreg.commands import _database
 
-        from portreg.server.settings import Settings
-    except ImportError as exc:
-        raise PortregError(
-            f"the server needs its extra: pip install 'portreg[server]' ({exc.name} missing)"
-        ) from None
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PortregError(f"bad server setting {first['loc'][0]}: {first['msg']}") from None
+    settings = _database.settings("the server")
+    import uvicorn
+
+    async def reachable(engine: AsyncEngine) -> None:
+        return None
+
+    # Migrated and reachable before Uvicorn starts: a wrong DATABASE_URL is one line, not
+    # a startup traceback after a banner that promised a server.
+    _database.run_on(settings, reachable)
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}"
-    env.stdout.write(f"portreg: API {url}/api/v1 (docs {url}/docs), page {url}/\n")
+    env.stdout.write(
+        f"portreg: page {url}/  API {url}/api/v1/services  health {url}/api/v1/health  "
+        f"docs {url}/docs\n"
+    )
     env.stdout.flush()
     common = {
         "host": args.host,
