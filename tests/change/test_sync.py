@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,14 @@ def test_hand_edit_drifts_and_sync_repairs(
     assert f"--- a/{name}" in check.stdout  # a unified diff of the drift
     assert f"-{text.splitlines()[line - 1].replace(old, new)}" in check.stdout
     assert git(seed_repo, "diff", "--name-only").split() == [name]  # --check wrote nothing
+
+    as_json = run("sync", "--check", "--json", cwd=seed_repo)
+    assert as_json.returncode == 1
+    drift = json.loads(as_json.stdout)
+    assert drift["in_sync"] is False
+    assert [(f["file"], [ln["line"] for ln in f["lines"]]) for f in drift["files"]] == [
+        (name, [line])
+    ]
 
     fix = run("sync", cwd=seed_repo)
     assert fix.returncode == 0, fix.stderr

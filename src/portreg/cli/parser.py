@@ -211,7 +211,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--record", action="store_true", help="record today as the last audit")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per health check")
 
-    p = cmd("sync", "bring generated and rewritten files in line with the registry")
+    p = cmd("sync", "bring generated and rewritten files in line with the registry", report=True)
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 on drift")
 
     p = cmd("render", "print the registry as a Markdown page, JSON or a topology diagram")
