@@ -8,6 +8,7 @@ PORTREG_SEED into an empty database, and starts the event broker.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -57,7 +58,12 @@ def _db_errors() -> tuple[type[Exception], ...]:
 
 @dataclass
 class ReadCache:
-    """This worker's view of the registry, dropped whenever an event says it changed."""
+    """This worker's view of the registry, dropped whenever an event says it changed.
+
+    `details` holds the pre-serialised body of GET /services/{id} per id as requested; the
+    fast path (portreg.server.fastpath, where the consistency rules are written down) answers
+    from it. `epoch` moves at every invalidation, so a body computed across one is not kept.
+    """
 
     epoch: int = 0
     registry: Registry | None = None
@@ -81,6 +87,10 @@ class State:
     metrics: Metrics
     tokens: TokenCache
     db_errors: tuple[type[Exception], ...]
+    # Writes run one at a time in the database (its write lock), so a worker gains nothing by
+    # sending more than a couple at once: extra ones only hold connections and backends that
+    # queue on that lock (and, on SQLite, sleep in its busy handler). They queue here instead.
+    write_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
 def state_of(request: Request) -> State:
@@ -136,7 +146,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         poll_seconds=settings.poll_seconds,
         on_change=cache.invalidate,
     )
-    st = State(settings, engine, broker, cache, metrics, TokenCache(engine), _db_errors())
+    st = State(
+        settings,
+        engine,
+        broker,
+        cache,
+        metrics,
+        TokenCache(engine),
+        _db_errors(),
+        asyncio.Semaphore(settings.write_concurrency),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -176,7 +195,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _handlers(app, st)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    from portreg.server.fastpath import FastReads
+
+    app.add_middleware(FastReads, state=st)  # outermost: a cache hit skips everything else
+    _redact_access_log()
     return app
+
+
+class _RedactToken(logging.Filter):
+    """Uvicorn's access log prints the query string: never an `access_token` (see /events)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any("access_token=" in str(a) for a in args):
+            import re
+
+            record.args = tuple(
+                re.sub(r"access_token=[^&\s]*", "access_token=***", a) if isinstance(a, str) else a
+                for a in args
+            )
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactToken) for f in access.filters):
+        access.addFilter(_RedactToken())
 
 
 async def _initial_policy(st: State, text: str) -> None:

@@ -66,6 +66,13 @@ class TokenCache:
         self.engine = engine
         self._known: dict[str, tuple[float, Principal]] = {}
 
+    def cached(self, token: str) -> Principal | None:
+        """The token's principal if this worker checked it within CACHE_SECONDS (no query)."""
+        hit = self._known.get(hash_token(token))
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        return None
+
     async def lookup(self, token: str) -> Principal | None:
         digest = hash_token(token)
         hit = self._known.get(digest)

@@ -11,6 +11,8 @@
 | PORTREG_RANGE | (none) | `A-B`: the policy range for a database that has none yet |
 | PORTREG_POLL_SECONDS | 1.0 | how often a worker looks for changes made by other workers |
 | PORTREG_PING_SECONDS | 15 | SSE keep-alive comment interval |
+| PORTREG_POOL_SIZE, PORTREG_MAX_OVERFLOW | 10, 5 | database connections per worker |
+| PORTREG_WRITE_CONCURRENCY | 2 | write transactions a worker runs at once (others queue in it) |
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ class Settings(BaseSettings):
     )
     max_overflow: int = Field(
         default=5, ge=0, validation_alias=AliasChoices("PORTREG_MAX_OVERFLOW", "max_overflow")
+    )
+
+    write_concurrency: int = Field(
+        default=2,
+        ge=1,
+        validation_alias=AliasChoices("PORTREG_WRITE_CONCURRENCY", "write_concurrency"),
     )
 
     @property
