@@ -340,3 +340,25 @@ def test_screenshots(browser: Any, server: Server) -> None:
             page.screenshot(path=str(ARTIFACTS / f"screenshot-{name}-full.png"), full_page=True)
         finally:
             ctx.close()
+
+
+def test_with_read_auth_the_stream_goes_live_once_a_token_is_set(
+    browser: Any, tmp_path: Path, seed_registry: Path
+) -> None:
+    """EventSource sends no Authorization header: the page passes its token as ?access_token=."""
+    srv = Server(tmp_path, seed_registry)
+    srv.env["PORTREG_READ_AUTH"] = "token"
+    srv.start()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        write = srv.token("write")
+        page = ctx.new_page()
+        page.add_init_script(f"sessionStorage.setItem('portreg.token', {write!r})")
+        open_page(page, srv)
+        status, body = srv.request("POST", "/assignments", {"service": "behind-auth"}, token=write)
+        assert status == 201, body
+        page.locator('#services tbody tr[data-id="behind-auth"]').wait_for(timeout=5000)
+        assert write not in srv.log.read_text()
+    finally:
+        ctx.close()
+        srv.stop()

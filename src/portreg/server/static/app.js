@@ -407,8 +407,14 @@
 
   function connect() {
     clearTimeout(retryTimer);
-    const url = API + "/events" + (state.lastId !== null ? `?last=${state.lastId}` : "");
-    es = new EventSource(url);
+    if (es) es.close();
+    // EventSource cannot send an Authorization header: the stream takes ?access_token= instead.
+    const params = new URLSearchParams();
+    if (state.lastId !== null) params.set("last", String(state.lastId));
+    const t = token();
+    if (t) params.set("access_token", t);
+    const query = params.toString();
+    es = new EventSource(API + "/events" + (query ? "?" + query : ""));
     es.onopen = () => {
       const wasDown = failures > 0;
       failures = 0;
@@ -467,6 +473,7 @@
       $("#token").value = "";
       showTokenState();
       if (!initial) refreshAll();
+      connect(); // again, with the token
     });
     $("#token-clear").addEventListener("click", () => {
       try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage disabled */ }
