@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,16 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int = 2)
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: "), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@contextlib.contextmanager
+def netns() -> Iterator[str]:
+    """A fresh network namespace (loopback up, its own sysctls), always deleted afterwards."""
+    name = f"portreg-test-{uuid.uuid4().hex[:10]}"
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+                       check=True, timeout=30)  # fmt: skip
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False, timeout=30)

@@ -14,9 +14,9 @@ import pytest
 from portreg.errors import PortregError
 from portreg.host import kernel
 from portreg.host.kernel import KernelPorts, format_port_list, parse_port_list
-from tests.conftest import Run, assert_one_line_error, portreg_cmd
+from tests.conftest import Run, assert_one_line_error, netns, portreg_cmd
 
-from ._support import codes, netns, service, today, write_registry
+from ._support import codes, service, today, write_registry
 
 RESERVED = "/proc/sys/net/ipv4/ip_local_reserved_ports"
 needs_root_netns = pytest.mark.skipif(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -123,16 +122,3 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-
-
-@contextmanager
-def netns() -> Iterator[str]:
-    """A fresh network namespace (loopback up), always deleted afterwards."""
-    name = f"portreg-test-{secrets.token_hex(4)}"
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
-    try:
-        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
-                       check=True, timeout=30)  # fmt: skip
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], check=False, timeout=30)

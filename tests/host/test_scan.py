@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import Run
-from tests.host._support import compare_with_ss, free_port, holding, netns, scan, ss
+from tests.conftest import Run, netns
+from tests.host._support import compare_with_ss, free_port, holding, scan, ss
 
 # The servers that run on this machine, by port and process name (as /proc/<pid>/comm says).
 REAL_SERVICES = {

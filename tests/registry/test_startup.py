@@ -43,6 +43,21 @@ finally:
 """
 
 
+def _modules_after(cwd: Path, args: tuple[str, ...]) -> set[str]:
+    """The modules a real `portreg ARGS` run has loaded when it ends."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTREG_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES "))
+    return set(json.loads(line.removeprefix("MODULES ")))
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -60,17 +75,7 @@ def test_hot_path_imports_nothing_heavy(run: object, tmp_path: Path, args: tuple
     store.create(
         tmp_path / "ports.toml", Registry(services={"a": Service("a", "A", {"development": 53000})})
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTREG_")}
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES "))
-    loaded = {m.split(".")[0] for m in json.loads(line.removeprefix("MODULES "))}
+    loaded = {m.split(".")[0] for m in _modules_after(tmp_path, args)}
     assert loaded & HEAVY == set()
 
 
@@ -94,17 +99,7 @@ def test_host_commands_skip_argparse_and_the_socket_wrapper(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     """argparse (+ gettext, locale) and `socket` (enum conversions, selectors) cost ~7 ms."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTREG_")}
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES "))
-    loaded = set(json.loads(line.removeprefix("MODULES ")))
+    loaded = _modules_after(tmp_path, args)
     assert loaded & {"argparse", "gettext", "locale", "socket", "selectors"} == set()
 
 
