@@ -271,8 +271,11 @@ def _handlers(app: FastAPI, st: State) -> None:
 
 
 def status_for(exc: PortregError) -> int:
+    from portreg.server.hostcheck import HostUnreadable
     from portreg.server.repo import Conflict, NotFound
 
+    if isinstance(exc, HostUnreadable):
+        return 503
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, Conflict):

@@ -13,6 +13,9 @@
 | PORTREG_PING_SECONDS | 15 | SSE keep-alive comment interval |
 | PORTREG_POOL_SIZE, PORTREG_MAX_OVERFLOW | 10, 5 | database connections per worker |
 | PORTREG_WRITE_CONCURRENCY | 2 | write transactions a worker runs at once (others queue in it) |
+| PORTREG_CHECK_HOST | true | skip ports live on the server's host when picking one; refuse (409) |
+|  |  | a named port live there (move, reserve). `false`: a server not on the |
+|  |  | hosts it allocates for (the check would only see its own machine) |
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         validation_alias=AliasChoices("PORTREG_WRITE_CONCURRENCY", "write_concurrency"),
+    )
+
+    check_host: bool = Field(
+        default=True, validation_alias=AliasChoices("PORTREG_CHECK_HOST", "check_host")
     )
 
     @property
