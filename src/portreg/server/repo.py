@@ -9,7 +9,7 @@ server and the command line share every rule and every message.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -350,11 +350,14 @@ async def assign(
     protocol: str | None,
     transport: str | None,
     reason: str,
+    live: Callable[[tuple[int, int]], Awaitable[Collection[int]]] | None = None,
 ) -> Written:
     """The service's port in `environment`; the next free port by the policy if it has none.
 
-    Runs under the write lock; the UNIQUE constraint is still the last word (a conflict raises
-    IntegrityError and the caller retries the whole transaction).
+    `live` answers the ports live on the host within a range; it is asked only when a new port
+    must be picked, and those ports are skipped. Runs under the write lock; the UNIQUE
+    constraint is still the last word (a conflict raises IntegrityError and the caller retries
+    the whole transaction).
     """
     sid = service_id(ref)
     found = (await conn.execute(select(services).where(services.c.id.in_({ref, sid})))).first()
@@ -384,6 +387,8 @@ async def assign(
         )
     )
     blocked = {p for (p,) in taken_rows.all()} | set(policy.avoid)
+    if live is not None:
+        blocked |= set(await live((policy.range_start, policy.range_end)))
     port = next(
         (
             p
@@ -395,7 +400,7 @@ async def assign(
     if port is None:
         raise Conflict(
             f"no free port left in {policy.range_start}-{policy.range_end}: "
-            "every port is avoided, registered or reserved"
+            "every port is avoided, registered, reserved or in use on the server's host"
         )
     host = (await load_meta_value(conn, "host")) or ""
     if existing is None:
@@ -545,11 +550,19 @@ async def mutate(
 
 
 def move(
-    registry: Registry, ref: str, port: int, environment: str, stamp: Stamp, reason: str
+    registry: Registry,
+    ref: str,
+    port: int,
+    environment: str,
+    stamp: Stamp,
+    reason: str,
+    live: Collection[int] = (),
 ) -> tuple[Registry, Outcome]:
-    """The change procedure's registry step: the service's port in `environment` becomes `port`."""
+    """The change procedure's registry step: the service's port in `environment` becomes `port`
+    (refused, like the command line's `move`, if it breaks a rule or is live on the host)."""
     from portreg.ops import find
     from portreg.policy import judge
+    from portreg.server.hostcheck import server_wording
 
     if not reason.strip():
         raise PortregError("a move needs a reason (--reason)")
@@ -559,9 +572,9 @@ def move(
         raise PortregError(f"{s.id} has no port in {environment}; use assign or add to give it one")
     if old == port:
         return registry, Outcome(s.id, environment, port, False)
-    problems = judge(registry, port, owner=s.id).problems
+    problems = judge(registry, port, live=live, owner=s.id).problems
     if problems:
-        raise Conflict("; ".join(problems))
+        raise Conflict("; ".join(server_wording(problems)))
     moved = s.with_port(environment, port)
     entry = ChangeEntry(stamp.at, stamp.who, "move", s.id, environment, old, port, reason)
     return registry.with_service(moved).with_change(entry), Outcome(s.id, environment, port, True)
@@ -594,15 +607,18 @@ async def assign_pg(
     protocol: str | None,
     transport: str | None,
     reason: str,
+    live: Callable[[tuple[int, int]], Awaitable[Collection[int]]] | None = None,
 ) -> Written:
-    """`assign` on PostgreSQL: the `portreg_assign` function (migration 0003) in autocommit —
-    lock, pick, insert, record in one statement, so the write lock is held only while the
-    database works.
+    """`assign` on PostgreSQL: the `portreg_assign` function (migrations 0003, 0004) in
+    autocommit — lock, pick, insert, record in one statement, so the write lock is held only
+    while the database works.
 
-    The first call assumes a new service (the template needs nothing from the database), so a
-    new service costs one round trip; the function answers an existing service's port itself.
-    Only an existing service that needs a port in a new environment takes a second call, with
-    a template built from the service as stored."""
+    The first call assumes a new service (the template needs nothing from the database); the
+    function answers an existing service's port itself. With `live` (the host check), the
+    first call only reads: if a port must be picked it answers the policy range, the host is
+    scanned over it (off the event loop, outside the lock) and the second call picks, skipping
+    the live ports. Without `live` a new service costs one call. An existing service that needs
+    a port in a new environment is read to build the event's row."""
     from sqlalchemy import text
 
     sid = service_id(ref)
@@ -612,14 +628,11 @@ async def assign_pg(
     template: Service = Service(
         id=sid, name=ref, ports={environment: PORT_MARK}, protocol=proto, transport=trans
     )
+    new_only = True
+    found: list[int] | None = None if live is not None else []  # NULL: not looked at yet
     async with engine.connect() as plain:
         conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
-        for new_only in (True, False):
-            if not new_only:
-                existing = await _service_now(conn, ref, sid)
-                if existing is not None:
-                    proto, trans = existing.protocol, existing.transport
-                    template = existing.with_port(environment, PORT_MARK)
+        for _ in range(6):
             at = utcnow()
             entry = ChangeEntry(
                 at, who, "assign", template.id, environment, None, PORT_MARK, reason
@@ -629,7 +642,7 @@ async def assign_pg(
             result = await conn.execute(
                 text(
                     "SELECT * FROM portreg_assign(:ref, :sid, :name, :env, :proto, :trans, :who, "
-                    ":reason, :at, :host, :payload, :new_only)"
+                    ":reason, :at, :host, :payload, :new_only, :live)"
                 ),
                 {
                     "ref": ref,
@@ -644,14 +657,26 @@ async def assign_pg(
                     "host": "",
                     "payload": text_payload,
                     "new_only": new_only,
+                    "live": found,
                 },
             )
             out = result.one()
             if not out.out_retry:
                 break
+            if out.out_service is not None and new_only:
+                existing = await _service_now(conn, ref, sid)
+                if existing is not None:
+                    proto, trans = existing.protocol, existing.transport
+                    template = existing.with_port(environment, PORT_MARK)
+                    new_only = False
+            if out.out_lo is not None and live is not None:
+                found = sorted(await live((out.out_lo, out.out_hi)))
+        else:
+            raise PortregError("the registry changed during the assignment; try again")
     if out.out_port is None:
         raise Conflict(
-            "no free port left in the policy range: every port is avoided, registered or reserved"
+            "no free port left in the policy range: "
+            "every port is avoided, registered, reserved or in use on the server's host"
         )
     body = {
         "service": out.out_service,
