@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -392,17 +393,7 @@ def to_json(registry: Registry) -> str:
         "services": [service_detail(s) for s in registry.services.values()],
         "sections": [{"heading": s.heading, "body": s.body} for s in registry.extra_sections],
         "changes": [
-            {
-                "at": c.at.strftime("%Y-%m-%dT%H:%M:%S"),
-                "who": c.who,
-                "action": c.action,
-                "service": c.service,
-                "environment": c.environment,
-                "old_port": c.old_port,
-                "new_port": c.new_port,
-                "reason": c.reason,
-            }
-            for c in registry.changes
+            {**asdict(c), "at": c.at.strftime("%Y-%m-%dT%H:%M:%S")} for c in registry.changes
         ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -500,19 +500,7 @@ async def replace_all(conn: AsyncConnection, registry: Registry, who: str, reaso
     if registry.changes and known == 0:
         await conn.execute(
             insert(changes),
-            [
-                {
-                    "at": c.at,
-                    "who": c.who,
-                    "action": c.action,
-                    "service": c.service,
-                    "environment": c.environment,
-                    "old_port": c.old_port,
-                    "new_port": c.new_port,
-                    "reason": c.reason,
-                }
-                for c in registry.changes
-            ],
+            [asdict(c) for c in registry.changes],  # the columns are the entry's fields
         )
     entry = ChangeEntry(utcnow(), who, "import", "", "", None, None, reason)
     evs = await record(conn, [entry], rows_payload(registry, registry.services))
