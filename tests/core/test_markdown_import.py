@@ -343,3 +343,22 @@ def test_plain_header_labels_and_protocol_with_transport_in_words() -> None:
     assert r.last_updated == datetime(2026, 3, 2)
     got = {s.id: (s.protocol, s.transport) for s in r.services.values()}
     assert got == {"metrics": ("statsd", "udp"), "logs": ("syslog", "udp"), "web": ("http", "tcp")}
+
+
+def test_pipeless_table_setext_title_odd_headings_and_multi_port_cells() -> None:
+    page = (
+        "Services & Ports\n================\n\nPort range: 55000-55999\n\n"
+        "## Port Assignments\n\n"
+        "Service | Port(s) | Proto\n--- | --- | ---\n"
+        "Frontend | 55000, 55001 | HTTP\n"
+        "Backend API | 55010-55012 | HTTP\n"
+        "Search | ~~55020~~ 55021 | HTTP\n"
+        "Cache | TBD | Redis\n"
+    )
+    imported = markdown.parse(page, "REG.md")
+    r = imported.registry
+    assert r.title == "Services & Ports"
+    got = {s.id: s.ports.get("development") for s in r.services.values()}
+    assert got == {"frontend": 55000, "backend-api": 55010, "search": 55021, "cache": None}
+    # what could not be recorded is said, not dropped silently
+    assert sum("names more than one port" in w for w in imported.warnings) == 2

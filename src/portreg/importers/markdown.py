@@ -152,11 +152,18 @@ def _table(tokens: list[Any], i: int, section: _Section) -> int:
             else:
                 rows.append((tuple(cells), row_line))
         i += 1
-    section.blocks.append(_Table(tuple(_plain(h).lower() for h in header), tuple(rows), line))
+    section.blocks.append(_Table(tuple(_head(h) for h in header), tuple(rows), line))
     return i + 1
 
 
 # --- small text helpers ------------------------------------------------------------------------
+
+
+def _head(cell: str) -> str:
+    """A column heading as a key: `**Port(s)**` → ports, `Port #` → port, `Name:` → name."""
+    text = _plain(cell).lower().replace("(s)", "s")
+    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9/ ]+", " ", text)).strip()
+
 
 _LABEL = re.compile(r"^\*\*(?P<key>[^*]+?):\*\*[ \t]*(?P<value>.*)$", re.S)
 _LABEL_COLON_AFTER = re.compile(r"^\*\*(?P<key>[^*]+?)\*\*[ \t]*:[ \t]*(?P<value>.*)$", re.S)
@@ -241,7 +248,17 @@ _STATUS_ALIASES = {
 
 _COLUMNS = {
     "service": ("service", "name", "service name", "services", "component", "app", "application"),
-    "port": ("port", "ports", "port number", "host port"),
+    "port": (
+        "port",
+        "ports",
+        "port number",
+        "port no",
+        "host port",
+        "listen port",
+        "published port",
+        "port/protocol",
+        "port/proto",
+    ),
     "protocol": ("protocol", "proto", "type"),
     "status": ("status", "state"),
     "environment": ("environment", "env", "environments"),
@@ -366,12 +383,18 @@ class _Page:
 
     def port(self, cell: str, line: int) -> tuple[int | None, str, bool]:
         """(port or None for TBD, transport named in the cell or "", understood?)."""
-        raw = _plain(cell)
+        # A struck-out port (`~~55020~~ 55021`) is the old one: the page's edit history.
+        raw = _plain(re.sub(r"~~.*?~~", "", cell)).strip()
         m = _PORT_CELL.match(raw)
         if m:
             port = int(m.group("port"))
             if not PORT_MIN <= port <= PORT_MAX:
                 raise self.fail(f"line {line}: port {port} is out of bounds (1-65535)")
+            rest = raw[m.end() :].strip()
+            if _NUMBER.search(rest):
+                # One port per service and environment: the first is recorded, and the page's
+                # reader is told what was not (a second port is a second service to add).
+                self.warn(f"line {line}: {raw!r} names more than one port; recorded {port}")
             return port, (m.group("transport") or "").lower(), True
         if raw.upper().startswith("TBD") or raw.lower() in ("", "none", "n/a", "-", "—", "?"):
             return None, "", True
