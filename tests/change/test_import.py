@@ -113,3 +113,20 @@ def test_second_published_port_is_its_own_service_and_reimport_changes_nothing(
         again = run("import", *order, cwd=tmp_path)
         assert again.returncode == 0 and "already up to date" in again.stdout
     assert (tmp_path / "ports.toml").read_bytes() == before
+
+
+def test_env_url_on_a_compose_port_is_that_service_in_either_order(
+    tmp_path: Path, run: Run
+) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  mq:\n    image: rabbitmq:3\n    ports: ['53672:5672']\n"
+    )
+    (tmp_path / ".env.example").write_text("MQ_URL='amqp://guest:guest@localhost:53672/'\n")
+    for order in (("compose.yaml", ".env.example"), (".env.example", "compose.yaml")):
+        (tmp_path / "ports.toml").unlink(missing_ok=True)
+        assert run("init", cwd=tmp_path).returncode == 0
+        proc = run("import", *order, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr  # no clash: one service, seen twice
+        assert {sid: r["port"] for sid, r in _services(run, tmp_path).items()} == {"mq": 53672}
+        text = (tmp_path / "ports.toml").read_text()
+        assert 'MQ_URL = "amqp://guest:guest@localhost:{port}/"' in text

@@ -151,6 +151,10 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
     """
     from portreg.rewrite.plan import match_name
 
+    # Pages, then compose files, then .env files: a `.env` value is most often a client's view
+    # of a service a compose file publishes, whichever order the files were named in.
+    rank = {"compose": 1, "env": 2}
+    pieces = sorted(pieces, key=lambda p: rank.get(p.kind, 0))
     known = base
     for piece in pieces:
         if piece.kind not in ("compose", "env"):
@@ -170,6 +174,9 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
             sid = s.id if known.get(s.id) is not None else None
             if sid is None:
                 sid = match_name(known, s.compose_service or s.name) or match_name(known, s.id)
+            if sid is None and piece.kind == "env":
+                # `MQ_URL=amqp://…:53672` names no service, but its port is `mq`'s.
+                sid = _sole_holder(known, s)
             if sid is None or sid in services:
                 # new, or a second published port of a service this file already named
                 # (`web-443` beside `web`): never folded onto the first one.
@@ -203,6 +210,12 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
                 kept[sid] = replace(s, ports=ports)
         out.append(replace(piece, registry=replace(piece.registry, services=kept)))
     return out, list(clashing.values())
+
+
+def _sole_holder(known: Registry, s: Service) -> str | None:
+    """The one known service that already holds every port `s` names, if there is one."""
+    ids = {h.id for _, port in s.assigned() for h, _env in known.holders(port)}
+    return ids.pop() if len(ids) == 1 and s.assigned() else None
 
 
 def _onto(known: Service, s: Service) -> Service:
