@@ -86,8 +86,9 @@ class AuditResult:
         last = policy.last_audit.isoformat() if policy.last_audit else "never"
         nxt = self._next_audit() or "now"
         head = [
-            f"Port audit {self.today.isoformat()}: {len(self.registry.services)} services, "
-            f"{self.listeners} listeners in the range and on registered ports, range "
+            f"Port audit {self.today.isoformat()}: "
+            f"{_count(len(self.registry.services), 'service')}, "
+            f"{_count(self.listeners, 'listener')} in the range and on registered ports, range "
             f"{policy.range_start}-{policy.range_end}",
             f"Last audit: {last}   Next audit: {nxt} (every {policy.audit_interval_days} days)",
         ]
@@ -216,3 +217,7 @@ def _record(env: Environment, today: date) -> None:
         return replace(r, policy=replace(r.policy, last_audit=today)), None
 
     mutate(env.registry_path(), change)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
