@@ -223,6 +223,9 @@ def test_token_create_prints_the_token_alone(run: Run, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("prt_") and len(out.stdout.strip().splitlines()) == 1
     assert (tmp_path / "portreg.db").is_file()
+    assert "created a new database" in out.stderr  # a token nobody's server would know
+    again = run("token", "create", "--scope", "read")
+    assert again.returncode == 0 and again.stderr == ""
     bad = run(
         "token",
         "create",

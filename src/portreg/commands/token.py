@@ -25,5 +25,15 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
     async def create(engine: AsyncEngine) -> str:
         return await create_token(engine, args.scope, args.name)
 
+    from portreg.server.db import sqlite_path
+
+    db_file = sqlite_path(found.database_url) if found.database_url.startswith("sqlite") else None
+    fresh = db_file is not None and not db_file.exists()
     token = _database.run_on(found, create)
+    if fresh:
+        # Most often a token made outside the server's directory: it would be silently useless.
+        env.stderr.write(
+            f"note: created a new database {db_file}; a server uses this token only if it "
+            "runs here or with the same DATABASE_URL\n"
+        )
     return Simple(text=(token,), data={"token": token, "scope": args.scope})

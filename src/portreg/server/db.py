@@ -180,7 +180,7 @@ def _alembic_upgrade(sync_conn: Any) -> None:
     command.upgrade(cfg, "head")
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
@@ -193,7 +193,7 @@ async def migrate(engine: AsyncEngine) -> None:
     """Apply Alembic migrations; safe when several workers start at once."""
     url = engine.url.render_as_string(hide_password=False)
     if engine.dialect.name == "sqlite":
-        path = _sqlite_path(url)
+        path = sqlite_path(url)
         lock_fd = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
