@@ -26,5 +26,5 @@ if ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $POR
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     echo "   serving on $PORT instead"
 fi
-echo "== portreg serve: API http://127.0.0.1:$PORT/api/v1  page http://127.0.0.1:$PORT/  (Ctrl-C stops)"
+echo "== portreg serve: page http://127.0.0.1:$PORT/  API http://127.0.0.1:$PORT/api/v1/services  (Ctrl-C stops)"
 PORTREG_SEED="$PWD/ports.toml" exec "$P" serve --host 127.0.0.1 --port "$PORT"
