@@ -130,3 +130,21 @@ def test_env_url_on_a_compose_port_is_that_service_in_either_order(
         assert {sid: r["port"] for sid, r in _services(run, tmp_path).items()} == {"mq": 53672}
         text = (tmp_path / "ports.toml").read_text()
         assert 'MQ_URL = "amqp://guest:guest@localhost:{port}/"' in text
+
+
+def test_override_file_adds_a_port_and_reimport_changes_nothing(tmp_path: Path, run: Run) -> None:
+    """compose concatenates an override's ports with the base file's: a second service."""
+    (tmp_path / "docker-compose.yml").write_text("services:\n  web:\n    ports: ['53501:8080']\n")
+    (tmp_path / "docker-compose.override.yml").write_text(
+        "services:\n  web:\n    ports: ['53541:8080']\n"
+    )
+    (tmp_path / ".env.example").write_text("WEB_URL=http://localhost:53501/app\n")
+    files = ("docker-compose.yml", "docker-compose.override.yml", ".env.example")
+    assert run("init", cwd=tmp_path).returncode == 0
+    assert run("import", *files, cwd=tmp_path).returncode == 0
+    got = {sid: r["port"] for sid, r in _services(run, tmp_path).items()}
+    assert got == {"web": 53501, "web-8080": 53541}
+    before = (tmp_path / "ports.toml").read_bytes()
+    again = run("import", *reversed(files), cwd=tmp_path)
+    assert again.returncode == 0 and "already up to date" in again.stdout, again.stdout
+    assert (tmp_path / "ports.toml").read_bytes() == before

@@ -156,3 +156,20 @@ def test_bad_sync_table_is_one_line_error(seed_repo: Path, run: Run, body: str) 
     before = (seed_repo / "ports.toml").read_bytes()
     assert_one_line_error(run("sync", cwd=seed_repo))
     assert (seed_repo / "ports.toml").read_bytes() == before
+
+
+def test_env_key_of_a_service_with_a_second_port_still_drifts(tmp_path: Path, run: Run) -> None:
+    """`API_PORT` is `api`'s even beside `api-9000` (the same compose service's other port)."""
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  api:\n    ports:\n      - '53502:8000'\n      - '53503:9000/udp'\n"
+    )
+    env_file = tmp_path / ".env.example"
+    env_file.write_text("API_PORT=53502\n")
+    assert run("init", cwd=tmp_path).returncode == 0
+    assert run("import", "docker-compose.yml", ".env.example", cwd=tmp_path).returncode == 0
+    assert run("sync", "--check", cwd=tmp_path).returncode == 0
+    env_file.write_text("API_PORT=53998\n")
+    check = run("sync", "--check", cwd=tmp_path)
+    assert check.returncode == 1 and "drift: .env.example:1" in check.stdout
+    assert run("sync", cwd=tmp_path).returncode == 0
+    assert env_file.read_text() == "API_PORT=53502\n"

@@ -105,6 +105,7 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
     added: list[str] = []
     updated: list[str] = []
     warnings: list[str] = []
+    sources: dict[str, list[str]] = {}
     for piece in pieces:
         inc = piece.registry
         warnings.extend(piece.warnings)
@@ -121,22 +122,28 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
         for service in inc.services.values():
             old = registry.get(service.id)
             merged = service if old is None else merge_service(old, service)
-            if merged == old:
-                continue
-            registry = registry.with_service(merged)
-            (added if old is None else updated).append(service.id)
-            registry = registry.with_change(
-                ChangeEntry(
-                    stamp.at,
-                    stamp.who,
-                    "import",
-                    service.id,
-                    "",
-                    None if old is None else old.primary_port,
-                    merged.primary_port,
-                    f"imported from {piece.source}",
-                )
+            if merged != old:
+                registry = registry.with_service(merged)
+                sources.setdefault(service.id, []).append(piece.source)
+    # One entry per service whose net state changed: files that disagree (a base compose file
+    # and its override) must not log a change back and forth at every import.
+    for sid, files in sources.items():
+        old, new = base.get(sid), registry.services[sid]
+        if new == old:
+            continue
+        (added if old is None else updated).append(sid)
+        registry = registry.with_change(
+            ChangeEntry(
+                stamp.at,
+                stamp.who,
+                "import",
+                sid,
+                "",
+                None if old is None else old.primary_port,
+                new.primary_port,
+                f"imported from {', '.join(dict.fromkeys(files))}",
             )
+        )
     return MergeReport(
         registry, tuple(added), tuple(dict.fromkeys(updated)), tuple(clashes), tuple(warnings)
     )
@@ -153,8 +160,12 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
 
     # Pages, then compose files, then .env files: a `.env` value is most often a client's view
     # of a service a compose file publishes, whichever order the files were named in.
-    rank = {"compose": 1, "env": 2}
-    pieces = sorted(pieces, key=lambda p: rank.get(p.kind, 0))
+    # An override file after the file it overrides.
+    rank = {"compose": 1, "env": 3}
+    pieces = sorted(
+        pieces,
+        key=lambda p: rank.get(p.kind, 0) + ("override" in p.source.rsplit("/", 1)[-1].lower()),
+    )
     known = base
     for piece in pieces:
         if piece.kind not in ("compose", "env"):
@@ -164,27 +175,39 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
     holders = {p: {s.id for s, _ in known.holders(p)} for p in known.taken_ports()}
     # port -> {resolved id: [(name, source)]}
     claims: dict[int, dict[str, list[tuple[str, str]]]] = {}
+    # (service, environment) -> (port, file), what compose files of this import publish
+    published: dict[tuple[str, str], tuple[int, str]] = {}
     renamed: list[Imported] = []
     for piece in pieces:
         if piece.kind not in ("compose", "env"):
             renamed.append(piece)
             continue
         services: dict[str, Service] = {}
-        for s in piece.registry.services.values():
-            sid = s.id if known.get(s.id) is not None else None
+        for found in piece.registry.services.values():
+            s = found
+            sid = _compose_holder(known, s) if piece.kind == "compose" else None
+            if sid is None:
+                sid = s.id if known.get(s.id) is not None else None
             if sid is None:
                 sid = match_name(known, s.compose_service or s.name) or match_name(known, s.id)
             if sid is None and piece.kind == "env":
                 # `MQ_URL=amqp://…:53672` names no service, but its port is `mq`'s.
                 sid = _sole_holder(known, s)
+            if piece.kind == "compose" and _publishes_another(published, sid, s, piece.source):
+                # An override file adds ports to the base file's (compose concatenates them):
+                # the same compose service on another host port is a second service.
+                sid, s = _second_port(known, s)
             if sid is None or sid in services:
                 # new, or a second published port of a service this file already named
                 # (`web-443` beside `web`): never folded onto the first one.
                 sid = s.id
+            if known.get(sid) is None:
                 known = known.with_service(s)
             # A name a compose/.env file derives never renames a service already known.
             resolved = s if known.services[sid] is s else _onto(known.services[sid], s)
             services[sid] = resolved
+            if piece.kind == "compose":
+                published.update(((sid, env), (port, piece.source)) for env, port in s.assigned())
             for _, port in resolved.assigned():
                 claims.setdefault(port, {}).setdefault(sid, []).append((s.name, piece.source))
         renamed.append(replace(piece, registry=replace(piece.registry, services=services)))
@@ -210,6 +233,37 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
                 kept[sid] = replace(s, ports=ports)
         out.append(replace(piece, registry=replace(piece.registry, services=kept)))
     return out, list(clashing.values())
+
+
+def _publishes_another(
+    published: dict[tuple[str, str], tuple[int, str]], sid: str | None, s: Service, source: str
+) -> bool:
+    """Whether another compose file of this import publishes `sid` on another port."""
+    if sid is None:
+        return False
+    for env, port in s.assigned():
+        seen = published.get((sid, env))
+        if seen is not None and seen[0] != port and seen[1] != source:
+            return True
+    return False
+
+
+def _compose_holder(known: Registry, s: Service) -> str | None:
+    """The known service recorded for this compose service that already holds its port."""
+    for env, port in s.assigned():
+        for holder, held_env in known.holders(port):
+            if held_env == env and holder.compose_service == s.compose_service:
+                return holder.id
+    return None
+
+
+def _second_port(known: Registry, s: Service) -> tuple[str | None, Service]:
+    """A new `<name>-<container port>` (or `-<host port>`) service for a compose service's
+    extra host port."""
+    suffix = s.container_port or s.primary_port
+    if known.get(f"{s.id}-{suffix}") is not None:
+        suffix = s.primary_port
+    return None, replace(s, id=f"{s.id}-{suffix}", name=f"{s.name}-{suffix}")
 
 
 def _sole_holder(known: Registry, s: Service) -> str | None:

@@ -98,7 +98,10 @@ class Names:
         for index in (self.by_compose, self.by_exact):
             hits = index.get(n)
             if hits:
-                return next(iter(hits)) if len(hits) == 1 else None
+                if len(hits) == 1:
+                    return next(iter(hits))
+                # `api` beside its second published port `api-9000`: the one named exactly
+                return n if n in hits else None
         found = set(self.by_kind.get(_KIND_ALIASES.get(n, n), ()))
         if len(n) >= 3:
             found.update(i for i in self.ids if i.startswith(n) or n.startswith(i))
