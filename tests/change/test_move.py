@@ -225,3 +225,26 @@ def test_move_in_one_environment_leaves_the_others(seed_repo: Path, run: Run) ->
         "production": "TBD",
     }
     assert run("sync", "--check", cwd=seed_repo).returncode == 0
+
+
+def test_a_published_range_moves_whole_and_only_onto_free_ports(tmp_path: Path, run: Run) -> None:
+    repo = tmp_path / "ranges"
+    repo.mkdir()
+    (repo / "docker-compose.yml").write_text(
+        "services:\n  range:\n    ports:\n      - '53510-53512:10000-10002/udp'\n"
+        "  api:\n    ports: ['53550:80']\n"
+    )
+    git(repo, "init", "-q")
+    assert run("init", cwd=repo).returncode == 0
+    assert run("import", "docker-compose.yml", cwd=repo).returncode in (0, 1)
+    before = hashes(repo)
+    # 53549 is free, but 53549-53551 would cover api's 53550
+    refused = run("move", "range", "53549", "--reason", "x", cwd=repo)
+    assert_one_line_error(refused)
+    assert "53550" in refused.stderr
+    assert hashes(repo) == before
+    moved = run("move", "range", "53600", "--reason", "x", cwd=repo)
+    assert moved.returncode == 0, moved.stderr
+    assert "'53600-53602:10000-10002/udp'" in (repo / "docker-compose.yml").read_text()
+    notes = tomllib.loads((repo / "ports.toml").read_text())["services"]["range"]["notes"]
+    assert notes.startswith("publishes 53600-53602 ")

@@ -439,7 +439,31 @@ def move(
             raise PortregError(f"cannot move {service.id} to {port}: {'; '.join(problems)}")
         found = scan(root, before)
         bindings = bind_all(before, found.slots)
+        # A published range (`53510-53512:10000-10002`) moves whole: every port it would cover
+        # obeys the same rules as its first one.
+        width = max(
+            (
+                b.slot.extra.port - b.slot.port
+                for b in bindings
+                if b.service == service.id
+                and b.slot.environment == environment
+                and b.slot.extra is not None
+            ),
+            default=0,
+        )
+        for extra_port in range(port + 1, port + width + 1):
+            problems = judge(before, extra_port, live=live(extra_port), owner=service.id).problems
+            if problems:
+                raise PortregError(
+                    f"cannot move {service.id} to {port}-{port + width}: {extra_port}: "
+                    f"{'; '.join(problems)}"
+                )
         learned = learn(before, service.id, bindings).with_port(environment, port)
+        if width and old is not None:  # the compose import's note names the published range
+            notes = learned.notes.replace(
+                f"publishes {old}-{old + width} ", f"publishes {port}-{port + width} "
+            )
+            learned = replace(learned, notes=notes)
         entry = ChangeEntry(at, who, "move", service.id, environment, old, port, reason)
         after = before.with_service(learned).with_change(entry)
 
