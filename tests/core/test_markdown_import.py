@@ -362,3 +362,24 @@ def test_pipeless_table_setext_title_odd_headings_and_multi_port_cells() -> None
     assert got == {"frontend": 55000, "backend-api": 55010, "search": 55021, "cache": None}
     # what could not be recorded is said, not dropped silently
     assert sum("names more than one port" in w for w in imported.warnings) == 2
+
+
+def test_links_entities_thousands_several_environments_and_details_by_port() -> None:
+    page = (
+        "# Services and Ports Registry\n\n**Port Range:** 53000-54999\n\n## Active Services\n\n"
+        "| Service | Port | Protocol | Status | Environment | Notes |\n"
+        "|---|---|---|---|---|---|\n"
+        "| [Auth](https://x.io/a) | 53010 | HTTP | Active | Development | OAuth &amp; OIDC |\n"
+        "| **Big** | 54,000 | HTTP | Active | Development | |\n"
+        "| Web | 53011 | HTTP | Active | Development, Staging | |\n"
+        "| Docs | 53012 | HTTP | Active | All | |\n"
+        "| Order Service | 53300 | HTTP | Active | Development | orders |\n\n"
+        "## Port Details\n\n### Orders (53300)\n\n- **Process:** java\n"
+    )
+    r = markdown.parse(page, "p.md").registry
+    assert set(r.services) == {"auth", "big", "web", "docs", "order-service"}
+    assert (r.services["auth"].name, r.services["auth"].notes) == ("Auth", "OAuth & OIDC")
+    assert r.services["big"].ports == {"development": 54000}
+    assert r.services["web"].ports == {"development": 53011, "staging": 53011}
+    assert set(r.services["docs"].ports) == {"development", "staging", "production"}
+    assert r.services["order-service"].process == "java"  # the heading's port names it

@@ -22,6 +22,7 @@ from portreg.model import (
     DEFAULT_AVOID,
     DEFAULT_RANGE,
     DEFAULT_TITLE,
+    ENVIRONMENTS,
     PORT_MAX,
     PORT_MIN,
     STATUSES,
@@ -173,9 +174,17 @@ _RANGE = re.compile(r"(\d{1,5})\s*(?:-|–|—|to)\s*(\d{1,5})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def _entities(text: str) -> str:
+    """`&amp;` → `&`: a cell's text as its reader sees it (Markdown marks kept)."""
+    import html
+
+    return html.unescape(text)
+
+
 def _plain(text: str) -> str:
-    """A cell or heading without Markdown emphasis or code marks."""
-    return re.sub(r"[*`]|(?<!\w)_|_(?!\w)", "", text).strip()
+    """A cell or heading as text: no emphasis or code marks, a link's text, entities decoded."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [Auth](https://…) → Auth
+    return _entities(re.sub(r"[*`]|(?<!\w)_|_(?!\w)", "", text)).strip()
 
 
 def _label(text: str) -> tuple[str, str] | None:
@@ -210,6 +219,16 @@ def _with_port_placeholder(text: str, port: int | None) -> str:
     if port is None:
         return text
     return re.sub(rf"(?<!\d){port}(?!\d)", "{port}", text)
+
+
+def _env_names(cell: str) -> list[str]:
+    """The environments an Environment cell names: `Development, Staging`, `dev/prod`, `All`."""
+    parts = [p for p in re.split(r"\s*(?:,|/|&|\+|;|\band\b)\s*", _plain(cell)) if p.strip()]
+    if not parts:
+        return ["development"]
+    if len(parts) == 1 and parts[0].strip().lower() in ("all", "every", "any", "all environments"):
+        return list(ENVIRONMENTS)
+    return list(dict.fromkeys(_env_name(p) for p in parts))
 
 
 def _env_name(text: str) -> str:
@@ -354,6 +373,11 @@ class _Page:
             d = self.drafts[sid] = _Draft(sid, name)
         return d
 
+    def holder(self, port: int) -> _Draft | None:
+        """The one service the page has given `port` so far, if exactly one."""
+        found = [d for d in self.drafts.values() if port in d.ports.values()]
+        return found[0] if len(found) == 1 else None
+
     def match(self, ref: str, *, strict: bool = False) -> _Draft | None:
         """A service a short name means: "API" → API Server, "Postgres" → PostgreSQL.
         `strict`: the name itself only (diagram labels)."""
@@ -385,6 +409,7 @@ class _Page:
         """(port or None for TBD, transport named in the cell or "", understood?)."""
         # A struck-out port (`~~55020~~ 55021`) is the old one: the page's edit history.
         raw = _plain(re.sub(r"~~.*?~~", "", cell)).strip()
+        raw = re.sub(r"^(\d{1,2})[,.\u202f](\d{3})(?!\d)", r"\1\2", raw)  # 54,000 is 54000
         m = _PORT_CELL.match(raw)
         if m:
             port = int(m.group("port"))
@@ -433,11 +458,11 @@ class _Page:
                 continue
             d = self.draft(name)
             port, transport, _ = self.port(cell("port"), line)
-            env = _env_name(cell("environment")) if cell("environment") else "development"
-            if env in d.ports and d.ports[env] is not None and d.ports[env] != port:
-                self.warn(f"line {line}: {d.id} has two {env} ports; kept {d.ports[env]}")
-            else:
-                d.ports[env] = port
+            for env in _env_names(cell("environment")):
+                if env in d.ports and d.ports[env] is not None and d.ports[env] != port:
+                    self.warn(f"line {line}: {d.id} has two {env} ports; kept {d.ports[env]}")
+                else:
+                    d.ports[env] = port
             proto = _plain(cell("protocol")).lower()
             if proto and not d.protocol:
                 d.protocol, proto_transport = _protocol(proto)
@@ -446,7 +471,7 @@ class _Page:
                 d.transport = transport
             if not d.status:
                 d.status = self.status(cell("status"), line, default_status)
-            notes = cell("notes")
+            notes = _entities(cell("notes"))
             extra = [
                 f"{_plain(table.header[i]).capitalize()}: {cells[i].strip()}"
                 for i in extras
@@ -456,7 +481,7 @@ class _Page:
             if notes and not d.notes:
                 d.notes = notes
             if cell("purpose") and not d.purpose:
-                d.purpose = cell("purpose")
+                d.purpose = _entities(cell("purpose"))
 
     # -- port details -----------------------------------------------------------------------
 
@@ -468,7 +493,15 @@ class _Page:
                 m = re.match(r"^(?P<name>.+?)\s*(?:\((?P<port>[^)]*)\))?\s*$", block.text)
                 name = m.group("name") if m else block.text
                 port_text = (m.group("port") or "") if m else ""
-                current = self.match(name) or self.draft(name)
+                nums = _PORT_CELL.match(port_text.strip())
+                # Its own name, else the one service on the heading's port ("Orders (53300)"
+                # for the table's Order Service), else a short name, else a new service.
+                current = (
+                    self.match(name, strict=True)
+                    or (self.holder(int(nums.group("port"))) if nums else None)
+                    or self.match(name)
+                    or self.draft(name)
+                )
                 label = ""
                 nums = _PORT_CELL.match(port_text.strip())
                 if nums:
