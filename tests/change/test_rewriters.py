@@ -30,6 +30,16 @@ ENV = (
 )
 
 
+@pytest.mark.parametrize(
+    ("line", "port"),
+    [("API_PORT=53100", 53100), ("PORT=80", 80), ("TIMEOUT_MS=30000", None), ("YEAR=2024", None),
+     ("WORKERS=4", None), ("START=12:30", None), ("BIND=db.internal:53010", 53010)],
+)  # fmt: skip
+def test_env_bare_numbers_are_ports_only_under_a_port_key(line: str, port: int | None) -> None:
+    found = envfile.slots(line + "\n", ".env", "development")
+    assert [s.port for s in found] == ([] if port is None else [port])
+
+
 def test_env_finds_ports_in_values_only() -> None:
     found = envfile.slots(ENV, ".env", "development")
     assert [(s.owners[0], s.port) for s in found] == [

@@ -59,11 +59,12 @@ _HOST_START = re.compile(r"[@/,\[\s=]")
 
 
 def tokens(value: str, key: str = "PORT") -> list[Token]:
-    """The ports in a value: the whole value when it is a port number (a key naming a port,
-    or 1024 and up: `WORKERS=4` is not one), else each `host:PORT` (`12:30` is not one)."""
+    """The ports in a value: the whole value when it is a number and the key names a port
+    (`API_PORT=53100`; `TIMEOUT_MS=30000` and `YEAR=2024` are not ports), else each
+    `host:PORT` (`12:30` is not one)."""
     if value.isdigit():
         port = int(value)
-        if not PORT_MIN <= port <= PORT_MAX or (port < 1024 and "PORT" not in key.upper()):
+        if not PORT_MIN <= port <= PORT_MAX or "PORT" not in key.upper():
             return []
         return [Token(0, len(value), port)]
     found = []
