@@ -112,6 +112,15 @@ def atomic_write(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
+def write(path: Path, text: str) -> None:
+    """`atomic_write` for a command: a refused write (read-only directory, full disk, an
+    immutable file) is one clear line, and the old file stays as it was."""
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise PortregError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 
@@ -512,7 +521,7 @@ def mutate(path: Path, change: Callable[[Registry], tuple[Registry, T]]) -> T:
         before = loads(text, source=str(path))
         after, result = change(before)
         if after != before:
-            atomic_write(path, dumps(after, previous=text))
+            write(path, dumps(after, previous=text))
         return result
 
 
@@ -531,7 +540,7 @@ def create(path: Path, registry: Registry) -> None:
     with locked(path):
         if path.exists():
             raise PortregError(f"{path} already exists")
-        atomic_write(path, dumps(registry))
+        write(path, dumps(registry))
 
 
 def now() -> datetime:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run, assert_one_line_error
+from tests.conftest import Run, assert_one_line_error, portreg_cmd
 from tests.registry._helpers import fingerprint
 
 
@@ -117,3 +121,29 @@ def test_registry_is_a_directory_or_binary(run: Run, tmp_path: Path) -> None:
     assert_one_line_error(proc)
     proc = run("--registry", str(tmp_path), "list")
     assert_one_line_error(proc)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root")
+def test_unwritable_registry_directory_is_one_line_and_changes_nothing(run: Run) -> None:
+    """Run as `nobody` on a root-owned registry: the write is refused by the kernel."""
+    directory = Path(tempfile.mkdtemp(prefix="portreg-ro-"))
+    try:
+        directory.chmod(0o755)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        probe = [*nobody, *portreg_cmd(), "--version"]
+        if subprocess.run(probe, cwd=directory, capture_output=True, check=False).returncode:
+            pytest.skip("nobody cannot run portreg from this checkout")
+        assert run("init", cwd=directory).returncode == 0
+        path = directory / "ports.toml"
+        path.chmod(0o644)
+        before = path.read_bytes()
+        proc = subprocess.run(
+            [*nobody, *portreg_cmd(), "assign", "x"],
+            cwd=directory, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert_one_line_error(proc)
+        assert "cannot write" in proc.stderr and "Permission denied" in proc.stderr
+        assert path.read_bytes() == before
+        assert sorted(p.name for p in directory.iterdir()) == ["ports.toml"]
+    finally:
+        shutil.rmtree(directory)

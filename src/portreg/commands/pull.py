@@ -19,7 +19,7 @@ from portreg.views import Simple
 
 def run(env: Environment, args: argparse.Namespace) -> Simple:
     from portreg.client import Client
-    from portreg.store import atomic_write, dumps, loads, locked
+    from portreg.store import dumps, loads, locked, write
 
     client = Client(args.url, env.environ.get("PORTREG_TOKEN") or None)
     text = client.request("GET", "/export", raw=True)
@@ -29,7 +29,7 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
         previous = path.read_text(encoding="utf-8") if path.exists() else None
         local = loads(previous, source=str(path)) if previous else None
         merged = remote if local is None else _merged(local, remote)
-        atomic_write(path, dumps(merged, previous=previous))
+        write(path, dumps(merged, previous=previous))
     n = len(remote.services)
     return Simple(
         text=(f"pulled {n} services from {client.base} into {path}",),
