@@ -117,3 +117,18 @@ def test_change_log_records_who_and_what(run: Run, tmp_path: Path) -> None:
     assert shown["history"][-1]["action"] == "assign"
     assert shown["history"][-1]["new"] == int(port.stdout)
     assert shown["history"][-1]["who"] == "alice"
+
+
+def test_init_in_a_subdirectory_creates_its_own_registry(run: Run, tmp_path: Path) -> None:
+    assert run("init").returncode == 0
+    sub = tmp_path / "services" / "billing"
+    sub.mkdir(parents=True)
+    made = run("init", cwd=sub)
+    assert made.returncode == 0, made.stderr
+    assert (sub / "ports.toml").is_file()
+    # and every other command now finds the nearest one
+    assert run("assign", "x", cwd=sub).stdout.strip() == "53000"
+    assert "x" not in run("list", "--json").stdout
+    # an explicit location still wins
+    again = run("init", "--registry", str(tmp_path / "ports.toml"), cwd=sub)
+    assert again.returncode == 2 and "already exists" in again.stderr

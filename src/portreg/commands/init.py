@@ -9,7 +9,12 @@ from portreg.views import Simple
 
 
 def run(env: Environment, args: argparse.Namespace) -> Simple:
-    path = env.registry_path(must_exist=False)
+    """A new registry where it was asked for, else here: never the one a parent directory
+    holds (that is what every other command would find, and it exists)."""
+    from portreg.store import FILENAME
+
+    explicit = env.registry_option or env.environ.get("PORTREG_REGISTRY")
+    path = env.registry_path(must_exist=False) if explicit else env.cwd / FILENAME
     policy = Policy() if args.range is None else Policy(args.range[0], args.range[1])
     project = args.project or env.cwd.name
     registry = Registry(project=project, policy=policy, last_updated=env.now())
