@@ -148,3 +148,21 @@ def test_override_file_adds_a_port_and_reimport_changes_nothing(tmp_path: Path, 
     again = run("import", *reversed(files), cwd=tmp_path)
     assert again.returncode == 0 and "already up to date" in again.stdout, again.stdout
     assert (tmp_path / "ports.toml").read_bytes() == before
+
+
+def test_yaml_that_is_not_a_compose_file(tmp_path: Path, run: Run) -> None:
+    (tmp_path / "a.yaml").write_text("services: [1, 2]\n")
+    (tmp_path / "b.yaml").write_text(
+        "services:\n  web:\n    ports: '53001:80'\n  db: 5\n  ok:\n    ports: ['53002:80']\n"
+    )
+    assert run("init", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "ports.toml").read_bytes()
+    bad = run("import", "b.yaml", "a.yaml", cwd=tmp_path)
+    assert_one_line_error(bad)
+    assert "a.yaml: no `services:` mapping" in bad.stderr
+    assert (tmp_path / "ports.toml").read_bytes() == before  # all or nothing
+    proc = run("import", "b.yaml", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "web: `ports` is not a list; skipped" in proc.stderr
+    assert "db: not a mapping; skipped" in proc.stderr
+    assert {sid: r["port"] for sid, r in _services(run, tmp_path).items()} == {"ok": 53002}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portreg.errors import PortregError
 from portreg.importers import Imported
 from portreg.model import Registry, Service, service_id
 
@@ -55,12 +56,15 @@ def _first(text: str) -> int | None:
 
 def parse(text: str, source: str) -> Imported:
     from portreg.rewrite import environment_of
-    from portreg.rewrite.compose import load, published
+    from portreg.rewrite.compose import load, published, shape_problems
 
     doc: Any = load(text, source)
     environment = environment_of(source)
     services: dict[str, Service] = {}
-    warnings: list[str] = []
+    problems = shape_problems(doc)
+    if problems and problems[0].startswith("no `services:`"):
+        raise PortregError(f"{source}: {problems[0]}")
+    warnings: list[str] = [f"{source}: {problem}" for problem in problems]
     for entry in published(doc):
         if not entry.host:
             warnings.append(

@@ -113,6 +113,21 @@ def scalar(node: Any) -> str:
     return str(node.value) if _is_scalar(node) else ""
 
 
+def shape_problems(root: Any) -> list[str]:
+    """What makes a document not the compose file it was named as: no `services` mapping,
+    a service that is not a mapping, `ports` that is not a list (compose itself refuses those)."""
+    services = get(root, "services")
+    if not _is_map(services):
+        return ["no `services:` mapping (not a compose file?)"]
+    out = []
+    for name, svc in items(services):
+        if not _is_map(svc):
+            out.append(f"{name}: not a mapping; skipped")
+        elif get(svc, "ports") is not None and not _is_seq(get(svc, "ports")):
+            out.append(f"{name}: `ports` is not a list; skipped")
+    return out
+
+
 def published(root: Any) -> list[Published]:
     """Every published port entry of every service in a compose file's node tree."""
     out: list[Published] = []
