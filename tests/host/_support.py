@@ -17,7 +17,7 @@ from tests.conftest import portreg_cmd
 
 HOLDER = Path(__file__).with_name("holder.py")
 
-Key = tuple[str, str, int, int | None]  # (protocol, address, port, pid)
+Key = tuple[str, str, int, frozenset[int]]  # (protocol, address, port, every holding pid)
 
 _PID = re.compile(r"pid=(\d+)")
 
@@ -66,8 +66,8 @@ def ss(
 
 
 def ss_keys(rows: list[tuple[str, str, int, frozenset[int]]]) -> Counter[Key]:
-    """Each socket with its lowest holding pid (portreg names the first, lowest, holder)."""
-    return Counter((p, a, port, min(pids) if pids else None) for p, a, port, pids in rows)
+    """Each socket with every pid holding it."""
+    return Counter((p, a, port, pids) for p, a, port, pids in rows)
 
 
 def scan(*args: str, prefix: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -82,7 +82,9 @@ def scan(*args: str, prefix: Sequence[str] = ()) -> list[dict[str, Any]]:
 def scan_keys(found: list[dict[str, Any]]) -> Counter[Key]:
     """Listeners of the scanning process' own namespace, keyed as `ss_keys` does."""
     return Counter(
-        (d["protocol"], d["address"], d["port"], d["pid"]) for d in found if d["namespace"] is None
+        (d["protocol"], d["address"], d["port"], frozenset(d["pids"]))
+        for d in found
+        if d["namespace"] is None
     )
 
 

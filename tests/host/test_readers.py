@@ -52,12 +52,12 @@ def test_a_process_that_exited_is_simply_not_known() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         ino = next(r[4] for r in _netlink.dump() if r[3] == s.getsockname()[1])
-        assert _proc.socket_holders({ino}, [gone, 999_999_999]) == {}
+        assert _proc.socket_holders({ino}, [gone, 999_999_999]) == ({}, {})
         assert _proc.foreign_netns([gone], None) == {}
         assert _procnet.dump(None, f"/proc/{gone}/net") == []
         owner = _proc.owner(gone)
         assert (owner.process, owner.cmdline, owner.user) == (None, None, None)
-        assert _proc.socket_holders({ino}, [gone, os.getpid()]) == {ino: os.getpid()}
+        assert _proc.socket_holders({ino}, [gone, os.getpid()]) == ({ino: os.getpid()}, {})
 
 
 def test_listeners_without_owners_skip_the_fd_walk() -> None:

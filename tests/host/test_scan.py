@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -102,7 +103,7 @@ def test_twenty_thousand_listeners_over_several_processes_match_ss() -> None:
             holders = [h0, h1, h2, h3, h4]
             ours = compare_with_ss(prefix, attempts=2)
         pids = {h["pid"] for h in holders}
-        assert sum(n for (_, _, _, pid), n in ours.items() if pid in pids) == 5 * 4000
+        assert sum(n for (_, _, _, held), n in ours.items() if held & pids) == 5 * 4000
         # The host's own listeners are seen too, labelled with the host namespace.
         inside = scan(prefix=prefix)
         outside = [d for d in inside if d["namespace"] is not None]
@@ -213,3 +214,29 @@ def test_scan_human_output_names_owners_and_the_registered_service(run: Run, tmp
     assert "Registered to" not in bare.stdout
     assert registered.returncode == 0, registered.stderr
     assert "Registered to" in registered.stdout and "ghost-api" in registered.stdout
+
+
+def test_a_socket_shared_by_several_processes_lists_them_all_like_ss() -> None:
+    """A pre-fork server: the parent and its workers hold one listening socket."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", "import time; time.sleep(60)"],
+                pass_fds=[listening.fileno()],
+            )
+            for _ in range(2)
+        ]
+        try:
+            found = [d for d in scan("--range", f"{port}-{port}") if d["protocol"] == "tcp"]
+            on_ss = [pids for p, _a, sport, pids in ss() if sport == port and p == "tcp"]
+        finally:
+            for w in workers:
+                w.kill()
+                w.wait()
+    expected = sorted([os.getpid(), *(w.pid for w in workers)])
+    assert len(found) == 1
+    assert found[0]["pids"] == expected and found[0]["pid"] == expected[0]
+    assert on_ss == [frozenset(expected)]

@@ -1,10 +1,12 @@
 """`scan [--range A-B] [--json]`: every listening TCP and unconnected UDP socket on this host.
 
 JSON: an array, one object per socket (`port`, `protocol`, `address`, `family`, `pid`,
-`process`, `cmdline`, `user`, `namespace`, `uid`, `dual_stack`), sorted by port. `pid` is null
-where the holder cannot be seen ("owner unknown"). The JSON never reads the registry, so it
-is the host alone and stays fast; the human table adds a "Registered to" column when a
-ports.toml is found (no registry is fine). Exit 0 always: scanning finds facts, not problems.
+`process`, `cmdline`, `user`, `namespace`, `uid`, `dual_stack`, `pids`), sorted by port. `pid`
+is null where the holder cannot be seen ("owner unknown"); `pids` lists every process holding
+the socket (a pre-fork server's parent and workers), `pid` first. The JSON never reads the
+registry, so it is the host alone and stays fast; the human table adds a "Registered to"
+column when a ports.toml is found (no registry is fine). Exit 0 always: scanning finds
+facts, not problems.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def address(lst: Listener) -> str:
 def owner(lst: Listener) -> str:
     if lst.pid is None:
         return "owner unknown"
-    return f"{lst.process or '?'} (pid {lst.pid})"
+    more = f" +{len(lst.pids) - 1} more" if len(lst.pids) > 1 else ""
+    return f"{lst.process or '?'} (pid {lst.pid}{more})"
 
 
 def registered(registry: Registry | None, port: int) -> str:

@@ -62,6 +62,8 @@ class WhoResult:
             lines.append(head + f"{lst.process or '?'} (pid {lst.pid}, user {lst.user or '?'})")
             if lst.cmdline:
                 lines.append(f"  command: {lst.cmdline}")
+            if len(lst.pids) > 1:
+                lines.append(f"  also held by pids {', '.join(map(str, lst.pids[1:]))}")
         if self.registry is not None:
             reg = registered(self.registry, self.port)
             lines.append(f"  registered to: {reg}" if reg else "  registered: no")

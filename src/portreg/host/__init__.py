@@ -46,10 +46,14 @@ class Listener(NamedTuple):
     # An IPv6 `[::]` socket without IPV6_V6ONLY also serves IPv4; None where unknown
     # (the /proc/net fallback cannot tell).
     dual_stack: bool | None = None
+    # Every process holding the socket, lowest first (`pid` is the first): a pre-fork server's
+    # parent and workers all hold its listening socket, and `ss -p` lists them all.
+    pids: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out = self._asdict()
         del out["inode"]
+        out["pids"] = list(self.pids)
         return out
 
     @property
@@ -139,17 +143,22 @@ def listeners(
     gc_was_on = gc.isenabled()
     gc.disable()  # tens of thousands of fresh tuples would set off full collections for nothing
     try:
-        holders: dict[int, int] = {}
+        first: dict[int, int] = {}
+        more: dict[int, list[int]] = {}
         wanted = {raw[4] for raw, _ in raws if raw[4]}
         if owners and wanted:
-            holders = _proc.socket_holders(wanted, _proc.pids() if all_pids is None else all_pids)
-        return _build(raws, holders)
+            first, more = _proc.socket_holders(
+                wanted, _proc.pids() if all_pids is None else all_pids
+            )
+        return _build(raws, first, more)
     finally:
         if gc_was_on:
             gc.enable()
 
 
-def _build(raws: list[tuple[Raw, str | None]], holders: dict[int, int]) -> list[Listener]:
+def _build(
+    raws: list[tuple[Raw, str | None]], first: dict[int, int], more: dict[int, list[int]]
+) -> list[Listener]:
     """Listener tuples, sorted by port. Many sockets share a few addresses and owners: each
     address text and each owner's (process, cmdline, user) is made once."""
     from portreg.host import _proc
@@ -160,13 +169,14 @@ def _build(raws: list[tuple[Raw, str | None]], holders: dict[int, int]) -> list[
         for addr in {raw[2] for raw, _ in raws}
     }
     owners: dict[tuple[int | None, int], tuple[str | None, str | None, str | None]] = {}
-    for pid, uid in {(holders.get(raw[4]), raw[5]) for raw, _ in raws}:
+    every = {ino: (first[ino], *pids) for ino, pids in more.items()}
+    for pid, uid in {(first.get(raw[4]), raw[5]) for raw, _ in raws}:
         if pid is None:
             owners[(pid, uid)] = (None, None, _proc.user_name(uid))
         else:
             o = _proc.owner(pid)
             owners[(pid, uid)] = (o.process, o.cmdline, o.user or _proc.user_name(uid))
-    new, hget = tuple.__new__, holders.get
+    new, hget, pget = tuple.__new__, first.get, every.get
     out = [
         new(
             Listener,
@@ -185,6 +195,7 @@ def _build(raws: list[tuple[Raw, str | None]], holders: dict[int, int]) -> list[
                 else None
                 if v6only is None
                 else (not v6only and text == "::"),
+                pget(inode) or ((pid,) if pid is not None else ()),
             ),
         )
         for (proto, family, addr, port, inode, uid, v6only), namespace in raws

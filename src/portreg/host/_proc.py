@@ -85,12 +85,18 @@ def _fd_names(n: int) -> list[bytes]:
     return _names[:n]
 
 
-def socket_holders(wanted: Iterable[int], all_pids: Iterable[int]) -> dict[int, int]:
-    """{socket inode: pid} for the wanted inodes, walking /proc/<pid>/fd in pid order.
+def socket_holders(
+    wanted: Iterable[int], all_pids: Iterable[int]
+) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """({socket inode: first pid}, {socket inode: [other pids]}) for the wanted inodes, walking
+    /proc/<pid>/fd in pid order (the second mapping only for sockets several processes hold).
 
-    Stops as soon as every wanted inode has a holder. A socket shared by several processes
-    (a forked server's workers) is given to the first, i.e. lowest, pid. Inodes no readable
-    process holds are left out: their owner is unknown.
+    A socket shared by several processes lists them all, lowest (the parent, mostly) first,
+    as `ss -p` does. Sharing comes from fork (a pre-fork server's workers; systemd's socket
+    activation): once every wanted inode has a holder, only the children of holders are read
+    further, not every other process's fds (a shared socket passed over a Unix socket to an
+    unrelated, later process is the case this leaves out). Inodes no readable process holds
+    are left out: their owner is unknown.
 
     The cost is one readlink per open fd (~2.5 us). Listing /proc/<pid>/fd costs another
     ~0.6 us per fd; for a process with many fds it is skipped when it can be: the directory's
@@ -101,12 +107,19 @@ def socket_holders(wanted: Iterable[int], all_pids: Iterable[int]) -> dict[int, 
     """
     links = {b"socket:[%d]" % ino: ino for ino in wanted}
     found: dict[int, int] = {}
-    left = len(links)
-    if not left:
-        return found
+    more: dict[int, list[int]] = {}
+    if not links:
+        return found, more
     readlink, listdir, open_, close, fstat = os.readlink, os.listdir, os.open, os.close, os.fstat
     get = links.get
+    holders: set[int] = set()
     for pid in all_pids:
+        if len(found) == len(links):
+            if not holders:
+                holders = {*found.values(), *(p for pids in more.values() for p in pids)}
+            if parent(pid) not in holders:
+                continue
+            holders.add(pid)  # its own children may hold the socket too
         try:
             dfd = open_(f"/proc/{pid}/fd", _DIR_FLAGS)
         except OSError:
@@ -127,11 +140,11 @@ def socket_holders(wanted: Iterable[int], all_pids: Iterable[int]) -> dict[int, 
                         done = False
                         break
                     for ino in hits:
-                        if ino is not None and ino not in found:
-                            found[ino] = pid
-                            left -= 1
-                    if not left:
-                        return found
+                        if ino is not None:
+                            if ino not in found:
+                                found[ino] = pid
+                            elif found[ino] != pid:  # shared: rare, and off the common path
+                                _also(more, ino, pid)
                     probed = at + _CHUNK
                 if done:
                     continue  # fds 0..count-1 all read: that is every fd the process has
@@ -149,11 +162,11 @@ def socket_holders(wanted: Iterable[int], all_pids: Iterable[int]) -> dict[int, 
                     except OSError:
                         continue
                     ino = get(link)
-                    if ino is not None and ino not in found:
-                        found[ino] = pid
-                        left -= 1
-                        if not left:
-                            return found
+                    if ino is not None:
+                        if ino not in found:
+                            found[ino] = pid
+                        elif found[ino] != pid:
+                            _also(more, ino, pid)
                     seen += 1
                     if seen >= count:
                         done = True
@@ -174,14 +187,32 @@ def socket_holders(wanted: Iterable[int], all_pids: Iterable[int]) -> dict[int, 
                     break
                 except OSError:
                     continue  # the fd closed meanwhile
-                if ino is not None and ino not in found:
-                    found[ino] = pid
-                    left -= 1
-                    if not left:
-                        return found
+                if ino is not None:
+                    if ino not in found:
+                        found[ino] = pid
+                    elif found[ino] != pid:
+                        _also(more, ino, pid)
         finally:
             close(dfd)
-    return found
+    return found, more
+
+
+def _also(more: dict[int, list[int]], ino: int, pid: int) -> None:
+    """Record another holder of a shared socket (a dup'ed fd of one process counts once)."""
+    held = more.setdefault(ino, [])
+    if pid not in held:
+        held.append(pid)
+
+
+def parent(pid: int) -> int | None:
+    """The parent's pid, from /proc/<pid>/stat (None when the process is gone or hidden)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split(b" ", 2)  # the name may hold ")" and spaces
+    return int(fields[1]) if len(fields) > 1 else None
 
 
 _users: dict[int, str | None] = {}
