@@ -203,17 +203,19 @@ while time.time() < end:
 def test_scan_human_output_names_owners_and_the_registered_service(run: Run, tmp_path) -> None:
     with holding({"tcp6_loop": 1}) as h:
         port = h["tcp6_loop"][0]
-        bare = run("scan", "--range", f"{port}-{port}")
+        wide = {"COLUMNS": "200"}  # a table narrower than its text wraps words mid-way
+        bare = run("scan", "--range", f"{port}-{port}", env=wide)
         assert run("init").returncode == 0
         add = run("add", "ghost-api", "--port", str(port), "--force")
         assert add.returncode == 0, add.stderr
-        registered = run("scan", "--range", f"{port}-{port}")
+        registered = run("scan", "--range", f"{port}-{port}", env=wide)
     assert bare.returncode == 0, bare.stderr
-    assert f"pid {h['pid']}" in bare.stdout and "[::1]" in bare.stdout
+    assert f"pid {h['pid']}" in bare.stdout and "[::1]" in bare.stdout, bare.stdout
     assert "no registry found" in bare.stdout
     assert "Registered to" not in bare.stdout
     assert registered.returncode == 0, registered.stderr
-    assert "Registered to" in registered.stdout and "ghost-api" in registered.stdout
+    assert "Registered to" in registered.stdout, registered.stdout
+    assert "ghost-api" in registered.stdout, registered.stdout
 
 
 def test_a_socket_shared_by_several_processes_lists_them_all_like_ss() -> None:
