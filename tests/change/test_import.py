@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.change.conftest import COMPOSE, ENV_EXAMPLE
 from tests.conftest import SEED, Run, assert_one_line_error
 
@@ -166,3 +168,21 @@ def test_yaml_that_is_not_a_compose_file(tmp_path: Path, run: Run) -> None:
     assert "web: `ports` is not a list; skipped" in proc.stderr
     assert "db: not a mapping; skipped" in proc.stderr
     assert {sid: r["port"] for sid, r in _services(run, tmp_path).items()} == {"ok": 53002}
+
+
+@pytest.mark.parametrize("env_name", [".env", ".env.example"])
+def test_compose_variable_without_default_takes_the_env_file_value(
+    tmp_path: Path, run: Run, env_name: str
+) -> None:
+    """`${APP_PORT}`: the project's .env (what compose reads), or a .env file imported along."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: nginx\n    ports: ['${APP_PORT}:80']\n"
+    )
+    (tmp_path / env_name).write_text('export APP_PORT="53100"\n')
+    assert run("init", cwd=tmp_path).returncode == 0
+    files = ["compose.yaml"] if env_name == ".env" else ["compose.yaml", env_name]
+    proc = run("import", *files, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped" not in proc.stderr
+    got = {sid: (r["port"], r["protocol"]) for sid, r in _services(run, tmp_path).items()}
+    assert got == {"app": (53100, "http")}

@@ -4,6 +4,7 @@ into registry values, and merging those into a registry. Pure: text in, values o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from portreg.errors import PortregError
@@ -48,8 +49,11 @@ def kind_of(name: str, text: str) -> str:
     return "markdown"
 
 
-def parse(name: str, data: bytes) -> Imported:
-    """One file's content as an `Imported`; empty, binary or unparseable input is bad input."""
+def parse(name: str, data: bytes, variables: Mapping[str, str] | None = None) -> Imported:
+    """One file's content as an `Imported`; empty, binary or unparseable input is bad input.
+
+    `variables` resolve a compose file's `${VAR}` ports that have no default (what compose
+    itself would read from the project's `.env`)."""
     if not data.strip():
         raise PortregError(f"{name}: file is empty")
     if b"\x00" in data:
@@ -62,7 +66,7 @@ def parse(name: str, data: bytes) -> Imported:
     if kind == "compose":
         from portreg.importers import compose
 
-        return compose.parse(text, name)
+        return compose.parse(text, name, variables or {})
     if kind == "env":
         from portreg.importers import dotenv
 

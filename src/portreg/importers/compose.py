@@ -9,6 +9,7 @@ registry service, `<name>-<container port>`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from portreg.errors import PortregError
@@ -49,12 +50,18 @@ def image_protocol(image: str, container: int | None, transport: str) -> str:
     return "tcp"
 
 
+def _is_ports(value: str) -> bool:
+    """`53100` or `53100-53102`, each a port number."""
+    parts = value.split("-")
+    return 0 < len(parts) <= 2 and all(p.isdigit() and 0 < int(p) < 65536 for p in parts)
+
+
 def _first(text: str) -> int | None:
     head = text.partition("-")[0]
     return int(head) if head.isdigit() else None
 
 
-def parse(text: str, source: str) -> Imported:
+def parse(text: str, source: str, variables: Mapping[str, str] | None = None) -> Imported:
     from portreg.rewrite import environment_of
     from portreg.rewrite.compose import load, published, shape_problems
 
@@ -66,23 +73,26 @@ def parse(text: str, source: str) -> Imported:
         raise PortregError(f"{source}: {problems[0]}")
     warnings: list[str] = [f"{source}: {problem}" for problem in problems]
     for entry in published(doc):
-        if not entry.host:
-            warnings.append(
-                f"{source}: {entry.service}: ${{{entry.variable}}} has no default port; skipped"
-            )
-            continue
-        lo, _, hi = entry.host.partition("-")
+        host = entry.host
+        if not host:
+            value = (variables or {}).get(entry.variable, "").strip()
+            if not _is_ports(value):
+                warnings.append(
+                    f"{source}: {entry.service}: ${{{entry.variable}}} has no default port"
+                    " and no .env value; skipped"
+                )
+                continue
+            host = value
+        lo, _, hi = host.partition("-")
         port = int(lo)
         container = _first(entry.container)
         image = entry.image
         sid, name = service_id(entry.service), entry.service
         if sid in services:
             sid, name = f"{sid}-{container or port}", f"{entry.service}-{container or port}"
-        notes = f"publishes {entry.host} -> {entry.container}" if hi else ""
+        notes = f"publishes {host} -> {entry.container}" if hi else ""
         if hi:
-            warnings.append(
-                f"{source}: {entry.service}: port range {entry.host} recorded as {port}"
-            )
+            warnings.append(f"{source}: {entry.service}: port range {host} recorded as {port}")
         services[sid] = Service(
             id=sid,
             name=name,
