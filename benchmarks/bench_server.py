@@ -407,7 +407,7 @@ def main() -> None:
         return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
     def pg_ports(server: Server) -> list[int]:
-        url = server.env["DATABASE_URL"].replace("+asyncpg", "")
+        url = server.env["PORTREG_DATABASE_URL"].replace("+asyncpg", "")
         return [r["port"] for r in pg_exec("SELECT port FROM assignments", url)]  # type: ignore[index]
 
     try:
@@ -431,13 +431,13 @@ def main() -> None:
         )
         figures["pg_rate"], pg1_dupes, pg1 = assignment_rounds(
             "PostgreSQL, 1 worker",
-            lambda i: Server(tmp, base_env(DATABASE_URL=pg_url("1"))),
+            lambda i: Server(tmp, base_env(PORTREG_DATABASE_URL=pg_url("1"))),
             pg_ports,
         )
         pg1.stop()
         figures["pg4_rate"], pg4_dupes, pg4 = assignment_rounds(
             "PostgreSQL, 4 workers",
-            lambda i: Server(tmp, base_env(DATABASE_URL=pg_url("4")), workers=4),
+            lambda i: Server(tmp, base_env(PORTREG_DATABASE_URL=pg_url("4")), workers=4),
             pg_ports,
         )
         figures["dupes"] = sq_dupes + pg1_dupes + pg4_dupes

@@ -31,10 +31,11 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from portreg.model import Registry, Service
+from portreg.policy import next_audit
 
 if TYPE_CHECKING:
     from portreg.health import HealthResult
@@ -317,7 +318,8 @@ def _overdue(registry: Registry, today: date) -> list[Finding]:
             "the registry has never been audited",
             "review the findings, then `portreg audit --record`",
         )]  # fmt: skip
-    due = policy.last_audit + timedelta(days=policy.audit_interval_days)
+    due = next_audit(policy)
+    assert due is not None
     if due >= today:
         return []
     return [Finding(

@@ -6,13 +6,14 @@ Live host ports come in as a set, the clock and the author as values.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from portreg.errors import PortregError
+from portreg.errors import Conflict, NotFound, PortregError
 from portreg.model import ChangeEntry, Registry, Service, service_id
-from portreg.policy import judge, next_free
+from portreg.naming import new_id, usable
+from portreg.policy import Problem, judge, next_free, refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,38 +35,16 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
 
-MAX_NAME = 100
-
-
-def _usable(ref: str) -> str:
-    """`ref` if it can name a service: the name becomes a display name in tables and pages, so
-    a control character (a newline from a shell substitution) or an essay is refused rather
-    than silently flattened into an id that may be another service's."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in ref):
-        raise PortregError(f"not a usable service name: {ref!r} (it has a control character)")
-    if len(ref) > MAX_NAME:
-        raise PortregError(f"not a usable service name: longer than {MAX_NAME} characters")
-    return ref
-
-
-def new_id(ref: str) -> str:
-    """The id of a new service named `ref` ("API Server" → api-server)."""
-    sid = service_id(_usable(ref))
-    if not sid:
-        raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
-    return sid
-
-
 def _existing(registry: Registry, ref: str) -> Service | None:
     """The service `ref` names (id or display name), if any, for the commands that may create it."""
-    return registry.get(_usable(ref)) or registry.get(service_id(ref))
+    return registry.get(usable(ref)) or registry.get(service_id(ref))
 
 
 def find(registry: Registry, ref: str) -> Service:
     """A service by id or display name; an unknown one is bad input."""
     service = registry.get(ref) or registry.get(service_id(ref))
     if service is None:
-        raise PortregError(f"unknown service {ref!r} (see `portreg list`)")
+        raise NotFound(f"unknown service {ref!r} (see `portreg list`)")
     return service
 
 
@@ -84,9 +63,9 @@ def _log(
     )
 
 
-def _fail_if(problems: Collection[str]) -> None:
+def _fail_if(problems: Sequence[Problem], prefix: str = "") -> None:
     if problems:
-        raise PortregError("; ".join(problems))
+        raise refusal(problems, prefix)
 
 
 def assign(
@@ -140,7 +119,7 @@ def add(
     sid = existing.id if existing else new_id(ref)
     current = existing.ports.get(environment) if existing else None
     if current is not None and current != port:
-        raise PortregError(
+        raise Conflict(
             f"{sid} already has port {current} in {environment}; "
             f"use `portreg move {sid} {port} --reason …` to change it"
         )
@@ -148,9 +127,9 @@ def add(
     warnings: list[str] = []
     if port in live:
         # Documenting a service that already runs is what `add` is for: warn, don't refuse.
-        warnings.append(f"warning: port {port} is in use on this host")
+        warnings.append(f"warning: port {port} is in use on the host")
     if verdict.problems and not force:
-        _fail_if([*verdict.problems, "pass --force to record it as a known exception"])
+        raise refusal(verdict.problems, suffix="; pass --force to record it as a known exception")
     base = existing or Service(id=sid, name=ref)
     service = replace(
         base.with_port(environment, port),
@@ -181,7 +160,7 @@ def reserve(
     """Keep a port for a planned service (the seed's Reserved Ports table)."""
     existing = _existing(registry, ref)
     if existing is not None and not existing.reserved:
-        raise PortregError(
+        raise Conflict(
             f"{existing.id} is already registered ({existing.status}); nothing to reserve"
         )
     current = existing.ports.get(environment) if existing else None
@@ -217,9 +196,50 @@ def release(
         return updated, Outcome(service.id, "", None, True)
     old = service.ports.get(environment)
     if old is None:
-        return registry, Outcome(service.id, environment, None, False)
+        # Saying "released" for a port that was never there would tell the user something
+        # happened; it is bad input like any other request naming what does not exist.
+        raise PortregError(f"{service.id} has no port in {environment}; nothing to release")
     service = service.with_port(environment, None)
     updated = _log(
         registry.with_service(service), stamp, "release", service, environment, old, None
     )
     return updated, Outcome(service.id, environment, None, True)
+
+
+def move(
+    registry: Registry,
+    ref: str,
+    port: int,
+    environment: str,
+    stamp: Stamp,
+    *,
+    reason: str,
+    live: Collection[int] = (),
+    width: int = 0,
+) -> tuple[Registry, Outcome]:
+    """The change procedure's registry step: the service's port in `environment` becomes `port`.
+
+    Only a port the service has can move (a new environment gets one from `assign` or `add`).
+    A published range of `width` extra ports moves whole: every port it would cover obeys the
+    rules. Refused if any of them is avoided, out of range, registered to another service or
+    live on the host; moving to the port it already has changes nothing.
+    """
+    if not reason.strip():
+        raise PortregError("a move needs a reason (--reason TEXT)")
+    s = find(registry, ref)
+    old = s.ports.get(environment)
+    if old is None:
+        raise PortregError(
+            f"{s.id} has no port in {environment}; use `portreg assign` or `portreg add` to give "
+            "it one"
+        )
+    if old == port:
+        return registry, Outcome(s.id, environment, port, False)
+    span = f"{port}-{port + width}" if width else str(port)
+    for p in range(port, port + width + 1):
+        problems = judge(registry, p, live=live, owner=s.id).problems
+        where = f"{p}: " if width else ""
+        _fail_if(problems, f"cannot move {s.id} to {span}: {where}")
+    moved = s.with_port(environment, port)
+    entry = ChangeEntry(stamp.at, stamp.who, "move", s.id, environment, old, port, reason)
+    return registry.with_service(moved).with_change(entry), Outcome(s.id, environment, port, True)

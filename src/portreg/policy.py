@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Sequence
+from datetime import date, timedelta
 
-from portreg.errors import PortregError
+from portreg.errors import ErrorKind, PortregError
 from portreg.model import PORT_MAX, PORT_MIN, Policy, Registry
 
 
@@ -45,7 +46,7 @@ class Verdict:
 
     __slots__ = ("port", "problems")
 
-    def __init__(self, port: int, problems: tuple[str, ...]) -> None:
+    def __init__(self, port: int, problems: tuple[Problem, ...]) -> None:
         self.port = port
         self.problems = problems
 
@@ -65,6 +66,30 @@ class Verdict:
         return f"Verdict(port={self.port!r}, problems={self.problems!r})"
 
 
+class Problem(str):
+    """One broken rule: its message (a plain `str`, as every door prints it) and a code to act on.
+
+    Codes: `avoided`, `out-of-range` (bad input: no request with that port can succeed),
+    `registered`, `live` (conflicts with what the registry or the host holds now).
+    """
+
+    __slots__ = ("code",)
+    code: str
+
+    def __new__(cls, code: str, message: str) -> Problem:
+        self = super().__new__(cls, message)
+        self.code = code
+        return self
+
+    @property
+    def kind(self) -> ErrorKind:
+        return ErrorKind.CONFLICT if self.code in _CONFLICTS else ErrorKind.BAD_INPUT
+
+
+_CONFLICTS = frozenset({"registered", "live"})
+POLICY_CODES = frozenset({"avoided", "out-of-range"})  # the policy alone, neither registry nor host
+
+
 def judge(
     registry: Registry,
     port: int,
@@ -74,23 +99,70 @@ def judge(
 ) -> Verdict:
     """Every rule of the seed that `port` breaks, for a service named `owner` (may be None)."""
     policy = registry.policy
-    problems: list[str] = []
+    problems: list[Problem] = []
     if port in policy.avoid:
-        problems.append(f"port {port} is a standard port on the avoid list")
+        problems.append(Problem("avoided", f"port {port} is a standard port on the avoid list"))
     if not policy.in_range(port):
-        problems.append(f"port {port} is outside the range {policy.range_start}-{policy.range_end}")
+        problems.append(
+            Problem(
+                "out-of-range",
+                f"port {port} is outside the range {policy.range_start}-{policy.range_end}",
+            )
+        )
     others = sorted({s.id for s, _ in registry.holders(port) if s.id != owner})
     if others:
-        problems.append(f"port {port} is already registered to {', '.join(others)}")
+        problems.append(
+            Problem("registered", f"port {port} is already registered to {', '.join(others)}")
+        )
     if port in live:
-        problems.append(f"port {port} is in use on this host")
+        problems.append(Problem("live", f"port {port} is in use on the host"))
     return Verdict(port, tuple(problems))
 
 
-def candidates(policy: Policy, start: int | None = None, end: int | None = None) -> Iterable[int]:
+def refusal(problems: Sequence[Problem], prefix: str = "", suffix: str = "") -> PortregError:
+    """The error for a refused port: its kind from the problems (a conflict if any is one)."""
+    kind = (
+        ErrorKind.CONFLICT
+        if any(p.kind is ErrorKind.CONFLICT for p in problems)
+        else ErrorKind.BAD_INPUT
+    )
+    return PortregError(prefix + "; ".join(problems) + suffix, kind=kind)
+
+
+def candidates(policy: Policy, start: int | None = None, end: int | None = None) -> range:
+    """The policy's sequence of ports ("53000, 53001, 53002…"), within `start`-`end` if given."""
     lo = policy.range_start if start is None else start
     hi = policy.range_end if end is None else end
     return range(lo, hi + 1, max(policy.step, 1))
+
+
+def first_free(
+    policy: Policy,
+    taken: Collection[int],
+    live: Collection[int] = (),
+    *,
+    start: int | None = None,
+    end: int | None = None,
+) -> int:
+    """The first port of the policy's sequence that is not avoided, taken or live.
+
+    `taken` is every registered port (reserved ones included): the local store passes the
+    registry's, the server the database's. A full range is an error, never a silent overwrite.
+    """
+    avoid = policy.avoid
+    for port in candidates(policy, start, end):
+        if port not in taken and port not in live and port not in avoid:
+            return port
+    lo = policy.range_start if start is None else start
+    hi = policy.range_end if end is None else end
+    raise no_free_port(lo, hi)
+
+
+def no_free_port(lo: int, hi: int) -> PortregError:
+    return PortregError(
+        f"no free port left in {lo}-{hi}: every port is avoided, registered or in use",
+        kind=ErrorKind.CONFLICT,
+    )
 
 
 def next_free(
@@ -103,15 +175,14 @@ def next_free(
     """The first port of the range, in sequence, that no rule forbids ("auto-increment").
 
     Skips avoided ports, ports of any service in any environment (reserved ones included)
-    and ports live on the host. A full range is an error, never a silent overwrite.
+    and ports live on the host.
     """
-    policy = registry.policy
-    blocked = set(policy.avoid) | registry.taken_ports() | set(live)
-    for port in candidates(policy, start, end):
-        if port not in blocked:
-            return port
-    lo = policy.range_start if start is None else start
-    hi = policy.range_end if end is None else end
-    raise PortregError(
-        f"no free port left in {lo}-{hi}: every port is avoided, registered or in use"
-    )
+    return first_free(registry.policy, registry.taken_ports(), live, start=start, end=end)
+
+
+def next_audit(policy: Policy) -> date | None:
+    """When the next audit is due: `audit_interval_days` days after the last one (a plain count
+    of days, not a calendar month), or None when the registry was never audited (due now)."""
+    if policy.last_audit is None:
+        return None
+    return policy.last_audit + timedelta(days=policy.audit_interval_days)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portreg.model import Registry, Service
+from portreg.model import Policy, Registry, Service
 
 
 def service_rows(registry: Registry, environment: str | None = None) -> list[dict[str, Any]]:
@@ -60,4 +60,19 @@ def service_detail(s: Service) -> dict[str, Any]:
         "compose_service": s.compose_service,
         "container_port": s.container_port,
         "forced": s.forced,
+    }
+
+
+def policy_dict(p: Policy) -> dict[str, Any]:
+    """The policy as every door shows it (`render --format json`, `GET /api/v1/policy`)."""
+    from portreg.policy import next_audit
+
+    due = next_audit(p)
+    return {
+        "range": [p.range_start, p.range_end],
+        "avoid": list(p.avoid),
+        "step": p.step,
+        "audit_interval_days": p.audit_interval_days,
+        "last_audit": p.last_audit.isoformat() if p.last_audit else None,
+        "next_audit": due.isoformat() if due else None,
     }

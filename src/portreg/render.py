@@ -8,15 +8,15 @@ audit checklist) are generated from the policy.
 
 from __future__ import annotations
 
-import calendar
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date, timedelta
 from typing import Any
 
 from portreg.errors import PortregError
-from portreg.model import Policy, Registry, Service
+from portreg.model import Registry, Service
+from portreg.policy import next_audit
+from portreg.records import policy_dict
 
 MARKER_TABLES = ("services", "reserved", "environments")
 
@@ -262,22 +262,9 @@ def _conflict(registry: Registry) -> str:
     )
 
 
-def _plus_month(d: date) -> date:
-    year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def next_audit(policy: Policy) -> date | None:
-    """When the next audit is due: a calendar month after the last for a 30-day interval."""
-    if policy.last_audit is None:
-        return None
-    if policy.audit_interval_days == 30:
-        return _plus_month(policy.last_audit)
-    return policy.last_audit + timedelta(days=policy.audit_interval_days)
-
-
 def _interval_word(days: int) -> str:
-    return {7: "weekly", 30: "monthly", 90: "quarterly"}.get(days, f"every {days} days")
+    # Exact words only: "monthly" would promise a calendar month, and the interval is in days.
+    return {1: "daily", 7: "weekly"}.get(days, f"every {days} days")
 
 
 def _maintenance(registry: Registry) -> str:
@@ -372,7 +359,6 @@ def to_json(registry: Registry) -> str:
     from portreg.records import service_detail
 
     p = registry.policy
-    due = next_audit(p)
     doc: dict[str, Any] = {
         "project": registry.project,
         "title": registry.title,
@@ -381,14 +367,7 @@ def to_json(registry: Registry) -> str:
         "last_updated": (
             registry.last_updated.strftime("%Y-%m-%d %H:%M:%S") if registry.last_updated else None
         ),
-        "policy": {
-            "range": [p.range_start, p.range_end],
-            "avoid": list(p.avoid),
-            "step": p.step,
-            "audit_interval_days": p.audit_interval_days,
-            "last_audit": p.last_audit.isoformat() if p.last_audit else None,
-            "next_audit": due.isoformat() if due else None,
-        },
+        "policy": policy_dict(p),
         "environments": registry.environments(),
         "services": [service_detail(s) for s in registry.services.values()],
         "sections": [{"heading": s.heading, "body": s.body} for s in registry.extra_sections],

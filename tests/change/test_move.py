@@ -133,7 +133,7 @@ def test_move_to_a_live_port_is_refused(seed_repo: Path, run: Run) -> None:
         before = hashes(seed_repo)
         proc = run("move", "postgresql", str(port), "--reason", "r", cwd=seed_repo)
         assert_one_line_error(proc)
-        assert "in use on this host" in proc.stderr
+        assert "is in use on the host" in proc.stderr
         assert hashes(seed_repo) == before
     finally:
         sock.close()
@@ -207,7 +207,10 @@ def test_move_learns_a_compose_service_found_by_its_port(seed_repo: Path, run: R
 
 def test_move_in_one_environment_leaves_the_others(seed_repo: Path, run: Run) -> None:
     staging = seed_repo / ".env.staging"
-    staging.write_text("DATABASE_URL=postgresql://app@db.staging:54432/app\n")
+    staging.write_text("DATABASE_URL=postgresql://app@db.staging:54435/app\n")
+    # Only a port the service has moves (the rule at every door): staging gets one first.
+    added = run("add", "postgresql", "--port", "54435", "--env", "staging", cwd=seed_repo)
+    assert added.returncode == 0, added.stderr
     proc = run("move", "postgresql", "54440", "--env", "staging", "--reason", "r", cwd=seed_repo)
     assert proc.returncode == 0, proc.stderr
     assert staging.read_text() == "DATABASE_URL=postgresql://app@db.staging:54440/app\n"

@@ -68,7 +68,7 @@ def test_page_states_every_fact_of_the_seed() -> None:
     assert '      - "54379:6379"' in page
     assert "- Databases: 5432 (Postgres), 3306 (MySQL), 27017 (MongoDB), 6379 (Redis)" in page
     assert "Container Host (100.120.242.29)" in page
-    assert "Last audit: 2026-01-10\nNext audit: 2026-02-10 (monthly)" in page
+    assert "Last audit: 2026-01-10\nNext audit: 2026-02-09 (every 30 days)" in page
     assert "- [ ] Check for undocumented services on high ports" in page
 
 
@@ -135,7 +135,7 @@ def test_json_document() -> None:
     doc = json.loads(render.to_json(seed_registry()))
     assert doc["policy"]["range"] == [53000, 54999]
     assert doc["policy"]["last_audit"] == "2026-01-10"
-    assert doc["policy"]["next_audit"] == "2026-02-10"
+    assert doc["policy"]["next_audit"] == "2026-02-09"  # 30 days, not a calendar month
     assert doc["host"] == "100.120.242.29"
     api = doc["services"][0]
     assert api["service"] == "api-server"

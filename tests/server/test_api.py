@@ -231,7 +231,7 @@ def test_token_create_prints_the_token_alone(run: Run, tmp_path: Path) -> None:
         "create",
         "--scope",
         "read",
-        env={"DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:9/x"},
+        env={"PORTREG_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:9/x"},
     )
     assert_one_line_error(bad)
     assert subprocess  # (imported for type checkers of the fixtures)

@@ -35,7 +35,7 @@ def test_sqlite_1000_concurrent_assignments(start_server: StartServer, tmp_path:
 def test_postgres_1000_concurrent_assignments(
     start_server: StartServer, pg_url: str, workers: int
 ) -> None:
-    server = start_server(workers=workers, env={"DATABASE_URL": pg_url})
+    server = start_server(workers=workers, env={"PORTREG_DATABASE_URL": pg_url})
     result = asyncio.run(assign_many(server.api, server.token(), 50, 20))
     assert result.errors == [] and result.exceptions == 0
     rows = pg_query(pg_url, "SELECT service_id, port FROM assignments")

@@ -80,7 +80,7 @@ def test_a_cached_read_never_outlives_a_write_of_the_same_worker(
 def test_other_workers_catch_up_through_the_change_notification(
     start_server: StartServer, pg_url: str, redis_env: dict[str, str]
 ) -> None:
-    server = start_server(workers=2, env={"DATABASE_URL": pg_url, **redis_env})
+    server = start_server(workers=2, env={"PORTREG_DATABASE_URL": pg_url, **redis_env})
     token = server.token()
     assert http("POST", server.api + "/assignments", {"service": "cache-me"}, token=token)[0] == 201
     # Fresh connections spread over both workers: each caches the body.
@@ -156,7 +156,7 @@ def test_the_change_stream_takes_the_token_as_a_query_parameter(
 def test_postgres_allocation_reuses_the_lowest_freed_port_and_follows_the_policy(
     start_server: StartServer, pg_url: str
 ) -> None:
-    server = start_server(env={"DATABASE_URL": pg_url})
+    server = start_server(env={"PORTREG_DATABASE_URL": pg_url})
     token = server.token()
 
     def assign(name: str) -> int:

@@ -82,7 +82,7 @@ def held() -> Iterator[Held]:
 def backend(request: pytest.FixtureRequest) -> dict[str, str]:
     if request.param == "sqlite":
         return {}
-    return {"DATABASE_URL": request.getfixturevalue("pg_url")}
+    return {"PORTREG_DATABASE_URL": request.getfixturevalue("pg_url")}
 
 
 def _start(start_server: StartServer, backend: dict[str, str], held: Held, **env: str) -> Server:
@@ -104,8 +104,8 @@ def test_assign_skips_ports_live_on_the_servers_host_and_hands_them_out_once_fre
     first = _assign(server, "first")
     assert first not in held.ports  # TCP v4, UDP v4 and TCP v6 listeners all skipped
     assert held.base + 3 <= first < held.base + SPAN
-    if "DATABASE_URL" in backend:  # the hint never passes a skipped live port
-        (hint,) = pg_query(backend["DATABASE_URL"], "SELECT next_from FROM portreg_alloc_hint")
+    if "PORTREG_DATABASE_URL" in backend:  # the hint never passes a skipped live port
+        (hint,) = pg_query(backend["PORTREG_DATABASE_URL"], "SELECT next_from FROM portreg_alloc_hint")
         assert hint["next_from"] <= held.base
 
     # An existing service keeps its port, whatever is live now.
@@ -142,7 +142,7 @@ def test_named_port_live_on_the_host_is_refused_for_move_and_reserve(
     server = _start(start_server, backend, held)
     api = server.api
     first = _assign(server, "first")
-    live_text = f"port {held.base} is in use on the registry server's host"
+    live_text = f"port {held.base} is in use on the host"
 
     status, body = http("POST", api + "/services/first/move", {"port": held.base, "reason": "test"})
     assert status == 409 and body == {"detail": live_text}
@@ -191,7 +191,7 @@ def test_migration_0004_downgrades_to_0003s_function_and_upgrades_again(
 
     from portreg.server.db import MIGRATIONS
 
-    server = _start(start_server, {"DATABASE_URL": pg_url}, held)
+    server = _start(start_server, {"PORTREG_DATABASE_URL": pg_url}, held)
     assert _assign(server, "before") not in held.ports
     server.stop()
 
@@ -222,5 +222,5 @@ def test_migration_0004_downgrades_to_0003s_function_and_upgrades_again(
     asyncio.run(migrate("head", up=True))
     assert arguments() == [13]
 
-    again = _start(start_server, {"DATABASE_URL": pg_url}, held)
+    again = _start(start_server, {"PORTREG_DATABASE_URL": pg_url}, held)
     assert _assign(again, "after") not in held.ports

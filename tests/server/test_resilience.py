@@ -100,7 +100,7 @@ def _assign(api: str, token: str, names: list[str]) -> list[int]:
 def test_sse_with_redis_and_two_workers_every_client_sees_every_change(
     start_server: StartServer, pg_url: str, redis_env: dict[str, str]
 ) -> None:
-    server = start_server(workers=2, env={"DATABASE_URL": pg_url, **redis_env})
+    server = start_server(workers=2, env={"PORTREG_DATABASE_URL": pg_url, **redis_env})
     assert http("GET", server.api + "/health")[1]["redis"] == "ok"
     token = server.token()
     clients = [SSE(server.api) for _ in range(6)]  # spread over both workers by the kernel
@@ -188,7 +188,7 @@ def test_postgres_restart_under_load_503_then_recovery_no_duplicate_no_loss(
     seed = tmp_path / "wide" / "ports.toml"
     seed.parent.mkdir()
     store.create(seed, Registry(policy=Policy(range_start=20000, range_end=60000)))
-    server = start_server(workers=2, env={"DATABASE_URL": pg_url, "PORTREG_SEED": str(seed)})
+    server = start_server(workers=2, env={"PORTREG_DATABASE_URL": pg_url, "PORTREG_SEED": str(seed)})
     token = server.token()
 
     async def scenario() -> Any:

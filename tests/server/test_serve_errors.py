@@ -26,9 +26,9 @@ def test_unusable_database_is_one_line(
 ) -> None:
     dead, free = free_port(), free_port()
     args = [a.format(free=free) for a in command]
-    # from the working directory's .env, as a user would write it
-    (tmp_path / ".env").write_text(f"DATABASE_URL={url.format(dead=dead)}\n")
-    proc = run(*args, timeout=30)
+    # from a settings file named with --env-file, as a user would write it
+    (tmp_path / "portreg.env").write_text(f"PORTREG_DATABASE_URL={url.format(dead=dead)}\n")
+    proc = run(*args, "--env-file", "portreg.env", timeout=30)
     assert_one_line_error(proc)
     assert says in proc.stderr
     assert "secret" not in proc.stderr  # the password is never shown

@@ -42,8 +42,8 @@ def free_port() -> int:
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTREG_")}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
+    env.pop("PORTREG_DATABASE_URL", None)
+    env.pop("PORTREG_REDIS_URL", None)
     env.update(extra or {})
     return env
 
@@ -71,7 +71,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = workdir / "portreg.db"
         self.env = {
-            "DATABASE_URL": f"sqlite+aiosqlite:///{self.db}",
+            "PORTREG_DATABASE_URL": f"sqlite+aiosqlite:///{self.db}",
             "PORTREG_LOG_LEVEL": "warning",
         }
         if seed is not None:

@@ -65,6 +65,10 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+_ENV_FILE_HELP = (
+    "a file of PORTREG_* settings (default: $PORTREG_ENV_FILE; a plain .env is never read)"
+)
+
 COMMANDS: tuple[str, ...] = (
     "init",
     "import",
@@ -228,6 +232,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=54000)
     p.add_argument("--workers", type=_positive, default=1)
     p.add_argument("--reload", action="store_true")
+    p.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
 
     p = cmd("token", "manage API tokens of the server")
     tsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -235,6 +240,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     t = tsub.add_parser("create", help="create a token (prints it alone)")
     t.add_argument("--scope", choices=("read", "write"), required=True)
     t.add_argument("--name", default="", help="a label for the token")
+    t.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
 
     p = cmd("push", "copy the local ports.toml to a server")
     p.add_argument("url", metavar="URL")

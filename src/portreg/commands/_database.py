@@ -1,6 +1,7 @@
 """The server's database, opened from the command line (`serve`, `token`) with one-line errors.
 
-Both commands read the server's settings the same way (environment, then `./.env`), check the
+Both commands read the server's settings the same way (`PORTREG_*` variables, after the file
+named by `--env-file` or `PORTREG_ENV_FILE`; never a plain `DATABASE_URL` or `./.env`), check the
 URL's driver before SQLAlchemy would fail on a missing module, and apply the migrations, so an
 unreachable or mistyped database is reported before a server starts or a token is printed.
 """
@@ -21,18 +22,18 @@ T = TypeVar("T")
 DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
 
-def settings(what: str) -> Settings:
+def settings(what: str, env_file: str | None = None) -> Settings:
     """The server's settings; `what` names the command's need in the missing-extra error."""
     try:
         from pydantic import ValidationError
 
-        from portreg.server.settings import Settings
+        from portreg.server.settings import load
     except ImportError as exc:
         raise PortregError(
             f"{what} needs the server extra: pip install 'portreg[server]' ({exc.name} missing)"
         ) from None
     try:
-        found = Settings()
+        found = load(env_file)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise PortregError(f"bad server setting {first['loc'][0]}: {first['msg']}") from None
@@ -40,7 +41,7 @@ def settings(what: str) -> Settings:
     if not url.startswith(DRIVERS):
         scheme = url.split("://", 1)[0] if "://" in url else url
         raise PortregError(
-            f"DATABASE_URL: {scheme}:// is not supported (use sqlite+aiosqlite:///FILE or "
+            f"PORTREG_DATABASE_URL: {scheme}:// is not supported (use sqlite+aiosqlite:///FILE or "
             "postgresql+asyncpg://USER@HOST:PORT/DB)"
         )
     return found

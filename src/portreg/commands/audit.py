@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from portreg.environment import Environment
@@ -71,10 +71,10 @@ class AuditResult:
         return out
 
     def _next_audit(self) -> str | None:
-        last = self.registry.policy.last_audit
-        if last is None:
-            return None
-        return (last + timedelta(days=self.registry.policy.audit_interval_days)).isoformat()
+        from portreg.policy import next_audit
+
+        due = next_audit(self.registry.policy)
+        return due.isoformat() if due else None
 
     def to_json(self) -> Any:
         return {"findings": [f.to_json() for f in self.findings], "summary": self._summary()}

@@ -115,7 +115,7 @@ def run(env: Environment, args: argparse.Namespace) -> CheckResult:
     from portreg.backend import open_backend
     from portreg.host import listeners
     from portreg.model import Registry
-    from portreg.policy import judge
+    from portreg.policy import POLICY_CODES, judge
 
     registry: Registry | None = None
     if env.is_remote or env.registry_location is not None:
@@ -132,7 +132,7 @@ def run(env: Environment, args: argparse.Namespace) -> CheckResult:
                 for s, env_name in registry.holders(port)
             ]
             # Registration and liveness are reported on their own lines; only policy here.
-            problems = [p for p in judge(registry, port).problems if "registered to" not in p]
+            problems = [p for p in judge(registry, port).problems if p.code in POLICY_CODES]
         held = [lst.to_json() for lst in found if lst.port == port]
         checks.append(PortCheck(port, registered, problems, held, registry is not None))
     return CheckResult(checks)

@@ -1,7 +1,7 @@
 """`portreg serve`: the central registry server (FastAPI + Uvicorn).
 
-Settings come from the environment (see portreg.server.settings): DATABASE_URL (default: SQLite
-in ./portreg.db), REDIS_URL, PORTREG_READ_AUTH, PORTREG_SEED (a registry loaded into an empty
+Settings come from `PORTREG_*` variables only (see portreg.server.settings): PORTREG_DATABASE_URL
+(default: SQLite in ./portreg.db), PORTREG_REDIS_URL, PORTREG_READ_AUTH, PORTREG_SEED (a registry loaded into an empty
 database at first start), … With `--workers N` (or `--reload`) Uvicorn imports the app factory
 `portreg.server.app:create_app` in each worker.
 """
@@ -21,13 +21,14 @@ if TYPE_CHECKING:
 def run(env: Environment, args: argparse.Namespace) -> Simple:
     from portreg.commands import _database
 
-    settings = _database.settings("the server")
+    env_file = getattr(args, "env_file", None)
+    settings = _database.settings("the server", env_file)
     import uvicorn
 
     async def reachable(engine: AsyncEngine) -> None:
         return None
 
-    # Migrated and reachable before Uvicorn starts: a wrong DATABASE_URL is one line, not
+    # Migrated and reachable before Uvicorn starts: a wrong PORTREG_DATABASE_URL is one line, not
     # a startup traceback after a banner that promised a server.
     _database.run_on(settings, reachable)
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -44,6 +45,10 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
         "log_level": env.environ.get("PORTREG_LOG_LEVEL", "info"),
     }
     if args.workers > 1 or args.reload:
+        if env_file:  # each worker builds its own settings, from the same file
+            import os
+
+            os.environ["PORTREG_ENV_FILE"] = env_file
         uvicorn.run(
             "portreg.server.app:create_app",
             factory=True,

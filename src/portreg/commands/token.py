@@ -1,6 +1,6 @@
 """`portreg token create --scope read|write`: a new API token, printed alone.
 
-The token is stored (as its sha256) in the database the server uses: DATABASE_URL, or SQLite in
+The token is stored (as its sha256) in the database the server uses: PORTREG_DATABASE_URL, or SQLite in
 ./portreg.db like `portreg serve` started in the same directory. Migrations run first.
 """
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def run(env: Environment, args: argparse.Namespace) -> Simple:
     from portreg.commands import _database
 
-    found = _database.settings("tokens")
+    found = _database.settings("tokens", getattr(args, "env_file", None))
     from portreg.server.auth import create_token
 
     async def create(engine: AsyncEngine) -> str:
@@ -34,6 +34,6 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
         # Most often a token made outside the server's directory: it would be silently useless.
         env.stderr.write(
             f"note: created a new database {db_file}; a server uses this token only if it "
-            "runs here or with the same DATABASE_URL\n"
+            "runs here or with the same PORTREG_DATABASE_URL\n"
         )
     return Simple(text=(token,), data={"token": token, "scope": args.scope})

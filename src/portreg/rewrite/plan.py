@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from portreg.errors import PortregError
-from portreg.model import ChangeEntry, ConnectionString, Registry, Service, service_id
+from portreg.model import ConnectionString, Registry, Service, service_id
 from portreg.rewrite import (
     Slot,
     environment_of,
@@ -420,9 +420,7 @@ def move(
     new file text (any failure: nothing written), then write the files and the registry last —
     the registry is the commit point; a crash before it leaves files `sync` can put back.
     """
-    from portreg import store
-    from portreg.ops import find
-    from portreg.policy import judge
+    from portreg import ops, store
 
     if not reason.strip():
         raise PortregError("a move needs a reason (--reason TEXT)")
@@ -430,17 +428,13 @@ def move(
     with store.locked(registry_path):
         text = store.read_text(registry_path)
         before = store.loads(text, source=str(registry_path))
-        service = find(before, ref)
+        service = ops.find(before, ref)
         old = service.ports.get(environment)
         if old == port:
             return MoveReport(service.id, environment, old, port, str(registry_path), (), False)
-        problems = judge(before, port, live=live(port), owner=service.id).problems
-        if problems:
-            raise PortregError(f"cannot move {service.id} to {port}: {'; '.join(problems)}")
         found = scan(root, before)
         bindings = bind_all(before, found.slots)
-        # A published range (`53510-53512:10000-10002`) moves whole: every port it would cover
-        # obeys the same rules as its first one.
+        # A published range (`53510-53512:10000-10002`) moves whole (the core checks each port).
         width = max(
             (
                 b.slot.extra.port - b.slot.port
@@ -451,21 +445,18 @@ def move(
             ),
             default=0,
         )
-        for extra_port in range(port + 1, port + width + 1):
-            problems = judge(before, extra_port, live=live(extra_port), owner=service.id).problems
-            if problems:
-                raise PortregError(
-                    f"cannot move {service.id} to {port}-{port + width}: {extra_port}: "
-                    f"{'; '.join(problems)}"
-                )
+        busy = {p for extra in range(port, port + width + 1) for p in live(extra)}
+        stamp = ops.Stamp(who=who, at=at)
+        after, _ = ops.move(
+            before, ref, port, environment, stamp, reason=reason, live=busy, width=width
+        )
         learned = learn(before, service.id, bindings).with_port(environment, port)
         if width and old is not None:  # the compose import's note names the published range
             notes = learned.notes.replace(
                 f"publishes {old}-{old + width} ", f"publishes {port}-{port + width} "
             )
             learned = replace(learned, notes=notes)
-        entry = ChangeEntry(at, who, "move", service.id, environment, old, port, reason)
-        after = before.with_service(learned).with_change(entry)
+        after = after.with_service(learned)
 
         def port_for(b: Binding) -> int | None:
             ok = b.service == service.id and b.slot.environment == environment

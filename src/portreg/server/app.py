@@ -133,7 +133,10 @@ def read_registry_file(path: Path) -> Registry:
 def create_app(settings: Settings | None = None) -> FastAPI:
     from portreg.server.db import make_engine, migrate
 
-    settings = settings or Settings()
+    if settings is None:
+        from portreg.server.settings import load
+
+        settings = load()
     engine = make_engine(
         settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow
     )
@@ -160,8 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(engine)
-        if settings.range:
-            await _initial_policy(st, settings.range)
+        await _initial_policy(st, settings.range)
         if settings.seed:
             await load_seed(st, settings.seed)
         await broker.start()
@@ -223,21 +225,21 @@ def _redact_access_log() -> None:
         access.addFilter(_RedactToken())
 
 
-async def _initial_policy(st: State, text: str) -> None:
+async def _initial_policy(st: State, text: str | None) -> None:
+    """A new database gets the core's policy (PORTREG_RANGE's range, if set) before it answers
+    anything: no part of the server, the PostgreSQL function included, has defaults of its own."""
     from portreg.model import Policy
     from portreg.policy import parse_range
     from portreg.server import repo
     from portreg.server.db import write_tx
 
-    lo, hi = parse_range(text)
+    policy = Policy(*parse_range(text)) if text else Policy()
     async with write_tx(st.engine) as conn:
         if await repo.load_meta_value(conn, "policy") is None:
-            await repo._set_meta(conn, "policy", repo._policy_data(Policy(lo, hi)))
+            await repo._set_meta(conn, "policy", repo._policy_data(policy))
 
 
 def _handlers(app: FastAPI, st: State) -> None:
-    from portreg.server.repo import Conflict, NotFound
-
     async def portreg_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PortregError)
         return JSONResponse({"detail": exc.message}, status_code=status_for(exc))
@@ -260,8 +262,6 @@ def _handlers(app: FastAPI, st: State) -> None:
         )
 
     app.add_exception_handler(PortregError, portreg_error)
-    app.add_exception_handler(NotFound, portreg_error)
-    app.add_exception_handler(Conflict, portreg_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     from portreg.server.routes.api import _Http, http_error_handler
 
@@ -271,21 +271,8 @@ def _handlers(app: FastAPI, st: State) -> None:
 
 
 def status_for(exc: PortregError) -> int:
-    from portreg.server.hostcheck import HostUnreadable
-    from portreg.server.repo import Conflict, NotFound
-
-    if isinstance(exc, HostUnreadable):
-        return 503
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    msg = exc.message
-    if msg.startswith("unknown service"):
-        return 404
-    if "already" in msg or "no free port" in msg:
-        return 409
-    return 400
+    """The HTTP status of an error: its kind decides, never its wording."""
+    return exc.http_status
 
 
 def _version() -> str:

@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import asyncio
 
-from portreg.errors import PortregError
+from portreg.errors import Unavailable
 
 
-class HostUnreadable(PortregError):
+class HostUnreadable(Unavailable):
     """The server could not read its host's sockets (HTTP 503): refusing beats guessing."""
-
-
-IN_USE_HERE = "is in use on this host"
-IN_USE_THERE = "is in use on the registry server's host"
 
 
 def _scan(port_range: tuple[int, int]) -> set[int]:
@@ -45,8 +41,3 @@ async def live_ports(port_range: tuple[int, int]) -> set[int]:
             f"cannot read the listening sockets of the registry server's host ({exc}); "
             "set PORTREG_CHECK_HOST=false on a server that is not on the hosts it allocates for"
         ) from None
-
-
-def server_wording(problems: tuple[str, ...] | list[str]) -> list[str]:
-    """`judge`'s problems as a remote user reads them: "this host" is the server's."""
-    return [p.replace(IN_USE_HERE, IN_USE_THERE) for p in problems]

@@ -28,21 +28,14 @@ from portreg.model import (
     Service,
     service_id,
 )
-from portreg.ops import Outcome, Stamp
+from portreg.naming import new_id
+from portreg.policy import first_free, no_free_port
 from portreg.records import row
 from portreg.server.db import assignments, changes, events, meta, services
 
 T = TypeVar("T")
 _COLUMNS = ("name", "protocol", "transport", "status", "notes")
 _SKIP = {"id", "ports", *_COLUMNS}
-
-
-class Conflict(PortregError):
-    """A request that clashes with what the registry holds (HTTP 409)."""
-
-
-class NotFound(PortregError):
-    """An unknown service (HTTP 404)."""
 
 
 def utcnow() -> datetime:
@@ -92,13 +85,9 @@ def _service_from(r: Any, ports: dict[str, int | None]) -> Service:
 
 
 def _policy_data(p: Policy) -> dict[str, Any]:
-    return {
-        "range": [p.range_start, p.range_end],
-        "avoid": list(p.avoid),
-        "step": p.step,
-        "audit_interval_days": p.audit_interval_days,
-        "last_audit": p.last_audit.isoformat() if p.last_audit else None,
-    }
+    from portreg.records import policy_dict
+
+    return policy_dict(p)
 
 
 def _policy_from(d: dict[str, Any]) -> Policy:
@@ -378,30 +367,17 @@ async def assign(
                 "created": False,
             }
             return Written(body)
-    elif not sid:
-        raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
+    else:
+        sid = new_id(ref)
     policy = await load_policy(conn)
     taken_rows = await conn.execute(
         select(assignments.c.port).where(
             assignments.c.port.between(policy.range_start, policy.range_end)
         )
     )
-    blocked = {p for (p,) in taken_rows.all()} | set(policy.avoid)
-    if live is not None:
-        blocked |= set(await live((policy.range_start, policy.range_end)))
-    port = next(
-        (
-            p
-            for p in range(policy.range_start, policy.range_end + 1, max(policy.step, 1))
-            if p not in blocked
-        ),
-        None,
-    )
-    if port is None:
-        raise Conflict(
-            f"no free port left in {policy.range_start}-{policy.range_end}: "
-            "every port is avoided, registered, reserved or in use on the server's host"
-        )
+    taken = {p for (p,) in taken_rows.all()}
+    busy = set(await live((policy.range_start, policy.range_end))) if live is not None else set()
+    port = first_free(policy, taken, busy)
     host = (await load_meta_value(conn, "host")) or ""
     if existing is None:
         service = Service(
@@ -537,37 +513,6 @@ async def mutate(
     return result, evs
 
 
-def move(
-    registry: Registry,
-    ref: str,
-    port: int,
-    environment: str,
-    stamp: Stamp,
-    reason: str,
-    live: Collection[int] = (),
-) -> tuple[Registry, Outcome]:
-    """The change procedure's registry step: the service's port in `environment` becomes `port`
-    (refused, like the command line's `move`, if it breaks a rule or is live on the host)."""
-    from portreg.ops import find
-    from portreg.policy import judge
-    from portreg.server.hostcheck import server_wording
-
-    if not reason.strip():
-        raise PortregError("a move needs a reason (--reason)")
-    s = find(registry, ref)
-    old = s.ports.get(environment)
-    if old is None:
-        raise PortregError(f"{s.id} has no port in {environment}; use assign or add to give it one")
-    if old == port:
-        return registry, Outcome(s.id, environment, port, False)
-    problems = judge(registry, port, live=live, owner=s.id).problems
-    if problems:
-        raise Conflict("; ".join(server_wording(problems)))
-    moved = s.with_port(environment, port)
-    entry = ChangeEntry(stamp.at, stamp.who, "move", s.id, environment, old, port, reason)
-    return registry.with_service(moved).with_change(entry), Outcome(s.id, environment, port, True)
-
-
 # --- PostgreSQL: allocation as one statement (migration 0002) -----------------------------------
 
 ID_MARK, PORT_MARK = 987654320, 987654321  # stand-ins the function replaces in the payload
@@ -609,9 +554,7 @@ async def assign_pg(
     a port in a new environment is read to build the event's row."""
     from sqlalchemy import text
 
-    sid = service_id(ref)
-    if not sid:
-        raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
+    sid = new_id(ref)
     proto, trans = protocol or transport or "tcp", transport or "tcp"
     template: Service = Service(
         id=sid, name=ref, ports={environment: PORT_MARK}, protocol=proto, transport=trans
@@ -662,10 +605,9 @@ async def assign_pg(
         else:
             raise PortregError("the registry changed during the assignment; try again")
     if out.out_port is None:
-        raise Conflict(
-            "no free port left in the policy range: "
-            "every port is avoided, registered, reserved or in use on the server's host"
-        )
+        async with engine.connect() as conn:
+            policy = await load_policy(conn)
+        raise no_free_port(policy.range_start, policy.range_end)
     body = {
         "service": out.out_service,
         "environment": environment,

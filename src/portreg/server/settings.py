@@ -1,9 +1,14 @@
-"""The server's settings, from the environment (or a `.env` file in the working directory).
+"""The server's settings: `PORTREG_*` environment variables only, and no `.env` unless named.
+
+portreg runs inside other applications' repositories, where a plain `DATABASE_URL` (in the
+shell or in the working directory's `.env`) is that application's database. So the server
+reads only its own prefixed variables, and a settings file only when one is named explicitly
+(`--env-file PATH` on `serve` and `token`, or `PORTREG_ENV_FILE`).
 
 | variable | default | meaning |
 | --- | --- | --- |
-| DATABASE_URL | sqlite+aiosqlite:///./portreg.db | or postgresql+asyncpg://… |
-| REDIS_URL | (none) | redis://…; fans events out to every worker |
+| PORTREG_DATABASE_URL | sqlite+aiosqlite:///./portreg.db | or postgresql+asyncpg://… |
+| PORTREG_REDIS_URL | (none) | redis://…; fans events out to every worker |
 | PORTREG_REDIS_PREFIX | portreg: | prefix of the Redis pub/sub channel |
 | PORTREG_READ_AUTH | open | `open` or `token`: whether reads need a token |
 | PORTREG_WRITE_AUTH | token | `token` or `open` (open = anonymous writes; local use only) |
@@ -16,63 +21,57 @@
 | PORTREG_CHECK_HOST | true | skip ports live on the server's host when picking one; refuse (409) |
 |  |  | a named port live there (move, reserve). `false`: a server not on the |
 |  |  | hosts it allocates for (the check would only see its own machine) |
+| PORTREG_ENV_FILE | (none) | a file of `PORTREG_*=…` lines read before the environment |
 """
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+import os
+from collections.abc import Mapping
+
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./portreg.db"
+ENV_FILE_VARIABLE = "PORTREG_ENV_FILE"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
-
-    database_url: str = Field(
-        default=DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL", "database_url")
-    )
-    redis_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
-    )
-    redis_prefix: str = Field(
-        default="portreg:", validation_alias=AliasChoices("PORTREG_REDIS_PREFIX", "redis_prefix")
-    )
-    read_auth: str = Field(
-        default="open",
-        pattern="^(open|token)$",
-        validation_alias=AliasChoices("PORTREG_READ_AUTH", "read_auth"),
-    )
-    write_auth: str = Field(
-        default="token",
-        pattern="^(open|token)$",
-        validation_alias=AliasChoices("PORTREG_WRITE_AUTH", "write_auth"),
-    )
-    seed: str | None = Field(default=None, validation_alias=AliasChoices("PORTREG_SEED", "seed"))
-    range: str | None = Field(default=None, validation_alias=AliasChoices("PORTREG_RANGE", "range"))
-    poll_seconds: float = Field(
-        default=1.0, gt=0, validation_alias=AliasChoices("PORTREG_POLL_SECONDS", "poll_seconds")
-    )
-    ping_seconds: float = Field(
-        default=15.0, gt=0, validation_alias=AliasChoices("PORTREG_PING_SECONDS", "ping_seconds")
-    )
-    pool_size: int = Field(
-        default=10, ge=1, validation_alias=AliasChoices("PORTREG_POOL_SIZE", "pool_size")
-    )
-    max_overflow: int = Field(
-        default=5, ge=0, validation_alias=AliasChoices("PORTREG_MAX_OVERFLOW", "max_overflow")
+    # env_file=None: pydantic-settings reads no `.env` on its own; `load` passes one if named.
+    model_config = SettingsConfigDict(
+        env_prefix="PORTREG_", env_file=None, extra="ignore", populate_by_name=True
     )
 
-    write_concurrency: int = Field(
-        default=2,
-        ge=1,
-        validation_alias=AliasChoices("PORTREG_WRITE_CONCURRENCY", "write_concurrency"),
-    )
-
-    check_host: bool = Field(
-        default=True, validation_alias=AliasChoices("PORTREG_CHECK_HOST", "check_host")
-    )
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    redis_prefix: str = "portreg:"
+    read_auth: str = Field(default="open", pattern="^(open|token)$")
+    write_auth: str = Field(default="token", pattern="^(open|token)$")
+    seed: str | None = None
+    range: str | None = None
+    poll_seconds: float = Field(default=1.0, gt=0)
+    ping_seconds: float = Field(default=15.0, gt=0)
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=5, ge=0)
+    write_concurrency: int = Field(default=2, ge=1)
+    check_host: bool = True
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def load(env_file: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from the environment, after `env_file` (or `$PORTREG_ENV_FILE`) if named.
+
+    Only `PORTREG_*` names count, in the file as in the environment; the environment wins.
+    """
+    environ = os.environ if environ is None else environ
+    path = env_file or environ.get(ENV_FILE_VARIABLE) or None
+    if path is None:
+        return Settings()
+    if not os.path.isfile(path):
+        from portreg.errors import PortregError
+
+        raise PortregError(f"settings file not found: {path}")
+    return Settings(_env_file=path)  # type: ignore[call-arg]

@@ -20,7 +20,7 @@ from portreg.server import repo
 from portreg.server.app import State, payload, state_of
 from portreg.server.auth import ANONYMOUS, Principal
 from portreg.server.db import write_tx
-from portreg.server.hostcheck import IN_USE_HERE, IN_USE_THERE, live_ports, server_wording
+from portreg.server.hostcheck import live_ports
 
 T = TypeVar("T")
 
@@ -343,7 +343,7 @@ async def create_service(body: ServiceIn, request: Request) -> Response:
             body.reason,
         )
         sid = out.service
-        warnings = server_wording(out.warnings)
+        warnings = list(out.warnings)
     return await _detail_response(st, sid, 201, warnings)
 
 
@@ -416,10 +416,11 @@ async def move_service(sid: str, body: MoveIn, request: Request) -> Response:
     before: dict[str, int | None] = {}
 
     def op(r: Registry, stamp: Stamp, live: set[int]) -> tuple[Registry, Outcome]:
+        from portreg import ops
         from portreg.ops import find
 
         before["old"] = find(r, sid).ports.get(body.environment)
-        return repo.move(r, sid, body.port, body.environment, stamp, body.reason, live)
+        return ops.move(r, sid, body.port, body.environment, stamp, reason=body.reason, live=live)
 
     out = await _mutate_live(st, who, op, lambda _policy: (body.port, body.port))
     return _json(
@@ -541,24 +542,15 @@ async def reserve(body: ReservationIn, request: Request) -> Response:
     named = body.port
 
     def op(r: Registry, stamp: Stamp, live: set[int]) -> tuple[Registry, Outcome]:
-        try:
-            return ops.reserve(
-                r,
-                body.service,
-                stamp,
-                port=named,
-                purpose=body.purpose,
-                environment=body.environment,
-                live=live,
-            )
-        except repo.Conflict:
-            raise
-        except PortregError as exc:
-            # `reserve PORT` with the port live on the host: refused as on the command line,
-            # and a conflict with the host (409), worded for a remote user.
-            if IN_USE_HERE in exc.message:
-                raise repo.Conflict(exc.message.replace(IN_USE_HERE, IN_USE_THERE)) from None
-            raise
+        return ops.reserve(
+            r,
+            body.service,
+            stamp,
+            port=named,
+            purpose=body.purpose,
+            environment=body.environment,
+            live=live,
+        )
 
     def span(policy: Policy) -> tuple[int, int]:
         return (policy.range_start, policy.range_end) if named is None else (named, named)
@@ -572,13 +564,13 @@ async def reserve(body: ReservationIn, request: Request) -> Response:
 
 @router.get("/ports/{port}", tags=["ports"], summary="is this port registered, and allowed?")
 async def port_info(port: Annotated[int, Path(ge=1, le=65535)], request: Request) -> Response:
-    from portreg.policy import judge
+    from portreg.policy import POLICY_CODES, judge
     from portreg.records import row
 
     st = await can_read(request)
     registry = await registry_of(st)
     holders = [row(s, env) for s, env in registry.holders(port)]
-    problems = [p for p in judge(registry, port).problems if "already registered" not in p]
+    problems = [p for p in judge(registry, port).problems if p.code in POLICY_CODES]
     return _json(
         {"port": port, "registered": holders, "allowed": not problems, "problems": problems}
     )
@@ -587,16 +579,9 @@ async def port_info(port: Annotated[int, Path(ge=1, le=65535)], request: Request
 @router.get("/policy", tags=["ports"], summary="the port policy")
 async def policy(request: Request) -> Response:
     st = await can_read(request)
-    p = (await registry_of(st)).policy
-    return _json(
-        {
-            "range": [p.range_start, p.range_end],
-            "avoid": list(p.avoid),
-            "step": p.step,
-            "audit_interval_days": p.audit_interval_days,
-            "last_audit": p.last_audit.isoformat() if p.last_audit else None,
-        }
-    )
+    from portreg.records import policy_dict
+
+    return _json(policy_dict((await registry_of(st)).policy))
 
 
 @router.get("/ranges", tags=["ports"], summary="the policy range: what is taken, what is free")
@@ -643,9 +628,8 @@ REGISTRY_ONLY = ("avoided-port", "out-of-range", "duplicate-port", "audit-overdu
 
 @router.get("/audit", tags=["changes"], summary="registry-only audit findings")
 async def audit(request: Request) -> Response:
-    from datetime import timedelta
-
     from portreg import audit as auditing
+    from portreg.policy import next_audit
 
     st = await can_read(request)
     registry = await registry_of(st)
@@ -656,7 +640,7 @@ async def audit(request: Request) -> Response:
         if f.code in REGISTRY_ONLY
     ]
     last = registry.policy.last_audit
-    nxt = (last + timedelta(days=registry.policy.audit_interval_days)) if last else today
+    nxt = next_audit(registry.policy)
     return _json(
         {
             "findings": [
@@ -672,7 +656,7 @@ async def audit(request: Request) -> Response:
             ],
             "summary": auditing.summary(found),
             "last_audit": last.isoformat() if last else None,
-            "next_audit": nxt.isoformat(),
+            "next_audit": nxt.isoformat() if nxt else None,
         }
     )
 

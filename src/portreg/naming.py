@@ -1,0 +1,31 @@
+"""Service names and ids: which names are usable, and the id a new name gets.
+
+Every door (the command line, the server's SQLite and PostgreSQL paths, import) asks here, so a
+name refused at one is refused at all of them, with the same words.
+"""
+
+from __future__ import annotations
+
+from portreg.errors import PortregError
+from portreg.model import service_id
+
+MAX_NAME = 100
+
+
+def usable(ref: str) -> str:
+    """`ref` if it can name a service: the name becomes a display name in tables and pages, so
+    a control character (a newline from a shell substitution) or an essay is refused rather
+    than silently flattened into an id that may be another service's."""
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in ref):
+        raise PortregError(f"not a usable service name: {ref!r} (it has a control character)")
+    if len(ref) > MAX_NAME:
+        raise PortregError(f"not a usable service name: longer than {MAX_NAME} characters")
+    return ref
+
+
+def new_id(ref: str) -> str:
+    """The id of a new service named `ref` ("API Server" → api-server)."""
+    sid = service_id(usable(ref))
+    if not sid:
+        raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
+    return sid
