@@ -266,4 +266,7 @@ def ensure_redis_up() -> None:
 def redis_env() -> dict[str, str]:
     if not redis_up():
         pytest.skip("no Redis at 127.0.0.1:6379")
-    return {"PORTREG_REDIS_URL": REDIS_URL, "PORTREG_REDIS_PREFIX": f"portreg-test-{uuid.uuid4().hex}:"}
+    return {
+        "PORTREG_REDIS_URL": REDIS_URL,
+        "PORTREG_REDIS_PREFIX": f"portreg-test-{uuid.uuid4().hex}:",
+    }

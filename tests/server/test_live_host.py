@@ -105,7 +105,9 @@ def test_assign_skips_ports_live_on_the_servers_host_and_hands_them_out_once_fre
     assert first not in held.ports  # TCP v4, UDP v4 and TCP v6 listeners all skipped
     assert held.base + 3 <= first < held.base + SPAN
     if "PORTREG_DATABASE_URL" in backend:  # the hint never passes a skipped live port
-        (hint,) = pg_query(backend["PORTREG_DATABASE_URL"], "SELECT next_from FROM portreg_alloc_hint")
+        (hint,) = pg_query(
+            backend["PORTREG_DATABASE_URL"], "SELECT next_from FROM portreg_alloc_hint"
+        )
         assert hint["next_from"] <= held.base
 
     # An existing service keeps its port, whatever is live now.

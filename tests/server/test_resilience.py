@@ -188,7 +188,9 @@ def test_postgres_restart_under_load_503_then_recovery_no_duplicate_no_loss(
     seed = tmp_path / "wide" / "ports.toml"
     seed.parent.mkdir()
     store.create(seed, Registry(policy=Policy(range_start=20000, range_end=60000)))
-    server = start_server(workers=2, env={"PORTREG_DATABASE_URL": pg_url, "PORTREG_SEED": str(seed)})
+    server = start_server(
+        workers=2, env={"PORTREG_DATABASE_URL": pg_url, "PORTREG_SEED": str(seed)}
+    )
     token = server.token()
 
     async def scenario() -> Any:

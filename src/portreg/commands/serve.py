@@ -1,9 +1,9 @@
 """`portreg serve`: the central registry server (FastAPI + Uvicorn).
 
-Settings come from `PORTREG_*` variables only (see portreg.server.settings): PORTREG_DATABASE_URL
-(default: SQLite in ./portreg.db), PORTREG_REDIS_URL, PORTREG_READ_AUTH, PORTREG_SEED (a registry loaded into an empty
-database at first start), … With `--workers N` (or `--reload`) Uvicorn imports the app factory
-`portreg.server.app:create_app` in each worker.
+Settings come from `PORTREG_*` variables only (see portreg.server.settings):
+PORTREG_DATABASE_URL (default: SQLite in ./portreg.db), PORTREG_REDIS_URL, PORTREG_READ_AUTH,
+PORTREG_SEED (a registry loaded into an empty database at first start), … With `--workers N`
+(or `--reload`) Uvicorn imports the app factory `portreg.server.app:create_app` in each worker.
 """
 
 from __future__ import annotations

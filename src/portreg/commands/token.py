@@ -1,7 +1,7 @@
 """`portreg token create --scope read|write`: a new API token, printed alone.
 
-The token is stored (as its sha256) in the database the server uses: PORTREG_DATABASE_URL, or SQLite in
-./portreg.db like `portreg serve` started in the same directory. Migrations run first.
+The token is stored (as its sha256) in the database the server uses: PORTREG_DATABASE_URL, or
+SQLite in ./portreg.db like `portreg serve` started in the same directory. Migrations run first.
 """
 
 from __future__ import annotations
