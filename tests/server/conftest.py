@@ -157,10 +157,19 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         s.stop()
 
 
+def _run(coro: Any) -> Any:
+    """asyncio.run in a thread of its own: Playwright's sync API keeps a loop running in the
+    main thread once a browser test has run, and asyncio.run refuses to nest in it."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[str]:
     """Skip cleanly only if the PostgreSQL the brief names is not there at all."""
-    import asyncio
 
     import asyncpg
 
@@ -169,14 +178,13 @@ def pg_admin() -> Iterator[str]:
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        _run(probe())
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
     yield PG_ADMIN
 
 
 def _pg_exec(sql: str) -> None:
-    import asyncio
 
     import asyncpg
 
@@ -187,7 +195,7 @@ def _pg_exec(sql: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(go())
+    _run(go())
 
 
 @pytest.fixture
@@ -203,7 +211,6 @@ def pg_url(pg_admin: str) -> Iterator[str]:
 
 
 def pg_query(url: str, sql: str) -> list[Any]:
-    import asyncio
 
     import asyncpg
 
@@ -214,7 +221,7 @@ def pg_query(url: str, sql: str) -> list[Any]:
         finally:
             await conn.close()
 
-    return asyncio.run(go())
+    return _run(go())
 
 
 def ensure_postgres_up() -> None:

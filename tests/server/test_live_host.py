@@ -147,7 +147,7 @@ def test_named_port_live_on_the_host_is_refused_for_move_and_reserve(
     live_text = f"port {held.base} is in use on the host"
 
     status, body = http("POST", api + "/services/first/move", {"port": held.base, "reason": "test"})
-    assert status == 409 and body == {"detail": live_text}
+    assert status == 409 and body == {"detail": f"cannot move first to {held.base}: {live_text}"}
     assert http("GET", api + "/services/first")[1]["ports"] == {"development": first}
 
     status, body = http("POST", api + "/reservations", {"service": "planned", "port": held.base})

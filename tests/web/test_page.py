@@ -222,6 +222,12 @@ def test_write_errors_are_the_clis_messages(
         )
         assert proc.returncode == 2, proc.stderr
         cli_messages.append(proc.stderr.strip().removeprefix("error: "))
+    moved = cli(
+        "move", "redis", "22", "--reason", "try",
+        cwd=copy, env={"PORTREG_REGISTRY": str(copy / "ports.toml")},
+    )  # fmt: skip
+    assert moved.returncode == 2, moved.stderr
+    cli_move_message = moved.stderr.strip().removeprefix("error: ")
 
     page.add_init_script(f"sessionStorage.setItem('portreg.token', {server.token('write')!r})")
     open_page(page, server)
@@ -248,7 +254,7 @@ def test_write_errors_are_the_clis_messages(
     page.wait_for_function(
         "document.querySelector('#move-form .result').classList.contains('error')"
     )
-    assert move.locator(".result").inner_text() == cli_messages[0]
+    assert move.locator(".result").inner_text() == cli_move_message
     assert server.get("/services/redis")["ports"]["development"] == 54379
 
     move.get_by_label("New port").fill("53999")
