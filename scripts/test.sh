@@ -18,5 +18,6 @@ fi
 "$BIN/ruff" check src tests benchmarks
 "$BIN/ruff" format --check src tests benchmarks
 "$BIN/mypy"
+"$BIN/lint-imports" --no-cache >/dev/null || "$BIN/lint-imports" --no-cache  # the layering
 "$BIN/portreg" sync --check
 exec "$BIN/pytest" "$@"

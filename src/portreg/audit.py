@@ -331,7 +331,7 @@ def _overdue(registry: Registry, today: date) -> list[Finding]:
 
 
 def _ephemeral(registry: Registry, kernel: KernelPorts) -> list[Finding]:
-    from portreg.host.kernel import format_port_list
+    from portreg.policy import format_port_list
 
     risky = kernel.at_risk(registry.taken_ports())
     if not risky:

@@ -64,7 +64,7 @@ class LocalBackend:
         self, ref: str, environment: str, *, protocol: str | None, transport: str | None
     ) -> Outcome:
         from portreg import ops
-        from portreg.commands._common import live_ports
+        from portreg.host import live_ports as scan_live
         from portreg.model import service_id
         from portreg.store import mutate
 
@@ -79,7 +79,7 @@ class LocalBackend:
                 ref,
                 environment,
                 stamp,
-                live=live_ports(r),
+                live=scan_live((r.policy.range_start, r.policy.range_end)),
                 protocol=protocol,
                 transport=transport,
             )
@@ -123,7 +123,7 @@ class LocalBackend:
 
     def reserve(self, ref: str, *, port: int | None, purpose: str, environment: str) -> Outcome:
         from portreg import ops
-        from portreg.commands._common import live_ports
+        from portreg.host import live_ports as scan_live
         from portreg.store import mutate
 
         stamp = self._stamp()
@@ -136,7 +136,8 @@ class LocalBackend:
                 port=port,
                 purpose=purpose,
                 environment=environment,
-                live=live_ports(r) | (set() if port is None else _live_one(port)),
+                live=scan_live((r.policy.range_start, r.policy.range_end))
+                | (set() if port is None else _live_one(port)),
             ),
         )
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portreg.model import Service
+from portreg.protocols import health_kind
 
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"  # up, answered, but with a failure (HTTP 5xx, a Redis error)
@@ -84,7 +85,7 @@ def target_for(service: Service, environment: str) -> Target | None:
     if port is None or service.transport != "tcp":
         return None
     text = service.health_check_for(environment).strip()
-    base = Target(service.id, environment, port, _kind_of_protocol(service.protocol))
+    base = Target(service.id, environment, port, health_kind(service.protocol))
     if base.kind == "http" and service.protocol.lower() == "https":
         base = _replace(base, tls=True)
     if not text:
@@ -122,17 +123,6 @@ def _replace(t: Target, **changes: Any) -> Target:
     from dataclasses import replace
 
     return replace(t, **changes)
-
-
-def _kind_of_protocol(protocol: str) -> str:
-    p = protocol.lower()
-    if p in ("http", "https"):
-        return "http"
-    if p in ("postgres", "postgresql", "pg"):
-        return "postgres"
-    if p == "redis":
-        return "redis"
-    return "tcp"
 
 
 def _find_url(text: str) -> str | None:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 
 from portreg.errors import ErrorKind, PortregError
@@ -186,3 +186,27 @@ def next_audit(policy: Policy) -> date | None:
     if policy.last_audit is None:
         return None
     return policy.last_audit + timedelta(days=policy.audit_interval_days)
+
+
+def format_port_list(ports: Iterable[int]) -> str:
+    """Sorted, runs of consecutive ports as `A-B`: the kernel's own compact form.
+
+    >>> format_port_list([54002, 5432, 54000, 54001, 6379])
+    '5432,6379,54000-54002'
+    """
+    out: list[str] = []
+    run_start = prev = None
+    for port in sorted(set(ports)):
+        if prev is not None and port == prev + 1:
+            prev = port
+            continue
+        if run_start is not None and prev is not None:
+            out.append(_run(run_start, prev))
+        run_start = prev = port
+    if run_start is not None and prev is not None:
+        out.append(_run(run_start, prev))
+    return ",".join(out)
+
+
+def _run(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"{lo}-{hi}"

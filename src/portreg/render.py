@@ -55,7 +55,7 @@ def _title(word: str) -> str:
 
 def protocol_cell(s: Service) -> str:
     """The Protocol column as the seed writes it: HTTP, TCP (name says which), UDP."""
-    from portreg.importers.markdown import infer_protocol
+    from portreg.protocols import infer_protocol
 
     if s.transport == "tcp" and s.protocol in ("http", "https"):
         return s.protocol.upper()

@@ -13,7 +13,8 @@ import pytest
 
 from portreg.errors import PortregError
 from portreg.host import kernel
-from portreg.host.kernel import KernelPorts, format_port_list, parse_port_list
+from portreg.host.kernel import KernelPorts, parse_port_list
+from portreg.policy import format_port_list
 from tests.conftest import Run, assert_one_line_error, netns, portreg_cmd
 
 from ._support import codes, service, today, write_registry

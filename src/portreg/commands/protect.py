@@ -29,7 +29,8 @@ class ProtectResult:
     exit_code: ExitCode = ExitCode.OK
 
     def to_json(self) -> Any:
-        from portreg.host.kernel import SETTING, format_port_list
+        from portreg.host.kernel import SETTING
+        from portreg.policy import format_port_list
 
         return {
             "setting": SETTING,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portreg.errors import PortregError
+from portreg.policy import format_port_list
 
 SYSCTL_DIR = Path("/proc/sys/net/ipv4")
 RANGE_FILE = "ip_local_port_range"
@@ -56,30 +57,6 @@ def parse_port_list(text: str) -> set[int]:
             raise PortregError(f"not a port list item: {item!r} (expected 0-65535, A <= B)")
         ports.update(range(lo, hi + 1))
     return ports
-
-
-def format_port_list(ports: Iterable[int]) -> str:
-    """Sorted, runs of consecutive ports as `A-B`: the kernel's own compact form.
-
-    >>> format_port_list([54002, 5432, 54000, 54001, 6379])
-    '5432,6379,54000-54002'
-    """
-    out: list[str] = []
-    run_start = prev = None
-    for port in sorted(set(ports)):
-        if prev is not None and port == prev + 1:
-            prev = port
-            continue
-        if run_start is not None and prev is not None:
-            out.append(_run(run_start, prev))
-        run_start = prev = port
-    if run_start is not None and prev is not None:
-        out.append(_run(run_start, prev))
-    return ",".join(out)
-
-
-def _run(lo: int, hi: int) -> str:
-    return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
 def parse_range(text: str) -> tuple[int, int]:

@@ -8,19 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from portreg.errors import PortregError
+from portreg.importers._result import Imported
 from portreg.model import DEFAULT_TITLE, ChangeEntry, Registry, Section, Service
 from portreg.ops import Stamp
-
-
-@dataclass(frozen=True, slots=True)
-class Imported:
-    """What one file says. `policy_given`: the file stated a range/avoid list/audit dates."""
-
-    registry: Registry
-    source: str
-    policy_given: bool = False
-    warnings: tuple[str, ...] = ()
-    kind: str = "markdown"  # markdown | compose | env (compose and env ports are clash-checked)
 
 
 @dataclass(frozen=True, slots=True)

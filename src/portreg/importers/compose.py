@@ -12,39 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from portreg import protocols
 from portreg.errors import PortregError
-from portreg.importers import Imported
+from portreg.importers._result import Imported
 from portreg.model import Registry, Service, service_id
 
-# Images whose name says the protocol (the last path part, without tag).
-_IMAGE_PROTOCOLS = {
-    "postgres": "postgres",
-    "postgresql": "postgres",
-    "postgis": "postgres",
-    "timescaledb": "postgres",
-    "redis": "redis",
-    "valkey": "redis",
-    "keydb": "redis",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-    "mongo": "mongodb",
-    "mongodb": "mongodb",
-    "rabbitmq": "amqp",
-    "nginx": "http",
-    "traefik": "http",
-    "caddy": "http",
-    "httpd": "http",
-}
 _HTTP_CONTAINER_PORTS = frozenset({80, 443, 3000, 5000, 8000, 8080, 8443, 9000})
 
 
 def image_protocol(image: str, container: int | None, transport: str) -> str:
     if transport == "udp":
         return "udp"
-    base = image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0].lower()
-    for prefix, proto in _IMAGE_PROTOCOLS.items():
-        if base == prefix or base.startswith(prefix + "-"):
-            return proto
+    named = protocols.image_protocol(image)
+    if named is not None:
+        return named
     if container in _HTTP_CONTAINER_PORTS:
         return "http"
     return "tcp"

@@ -12,42 +12,27 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from portreg.importers import Imported
+from portreg.importers._result import Imported
 from portreg.model import DEFAULT_AVOID, ConnectionString, Registry, Service, service_id
+from portreg.protocols import named_kind
 
 _SUFFIX = re.compile(
     r"_(?:PORT|URL|URI|DSN|ADDR|ADDRESS|HOST|ENDPOINT|SERVER)(?:_.*)?$", re.IGNORECASE
 )
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9]+)?://")
-# (display name, protocol) of well-known kinds, by scheme or key stem.
-_KINDS = {
-    "postgres": ("PostgreSQL", "postgres"),
-    "postgresql": ("PostgreSQL", "postgres"),
-    "pg": ("PostgreSQL", "postgres"),
-    "psql": ("PostgreSQL", "postgres"),
-    "database": ("PostgreSQL", "postgres"),
-    "db": ("PostgreSQL", "postgres"),
-    "redis": ("Redis", "redis"),
-    "rediss": ("Redis", "redis"),
-    "cache": ("Redis", "redis"),
-    "mysql": ("MySQL", "mysql"),
-    "mariadb": ("MySQL", "mysql"),
-    "mongodb": ("MongoDB", "mongodb"),
-    "mongo": ("MongoDB", "mongodb"),
-    "amqp": ("RabbitMQ", "amqp"),
-    "rabbitmq": ("RabbitMQ", "amqp"),
-}
 
 
 def service_for(key: str, value: str) -> tuple[str, str]:
     """(display name, protocol) of the service a `KEY=value` line is about."""
     m = _SCHEME.match(value)
     scheme = m.group("scheme").lower() if m else ""
-    if scheme in _KINDS:
-        return _KINDS[scheme]
+    kind = named_kind(scheme) if scheme else None
+    if kind is not None:
+        return kind
     stem = _SUFFIX.sub("", key) or key
-    if stem.lower() in _KINDS and not (scheme and scheme.startswith("http")):
-        return _KINDS[stem.lower()]
+    kind = named_kind(stem)
+    if kind is not None and not (scheme and scheme.startswith("http")):
+        return kind
     name = " ".join(w if w.isupper() and len(w) <= 4 else w.title() for w in stem.split("_") if w)
     protocol = "http" if scheme in ("http", "https", "ws", "wss") else "tcp"
     return name or key, protocol

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from portreg.errors import PortregError
-from portreg.importers import Imported
+from portreg.importers._result import Imported
 from portreg.model import (
     DEFAULT_AUDIT_INTERVAL_DAYS,
     DEFAULT_AVOID,
@@ -34,6 +34,7 @@ from portreg.model import (
     Service,
     service_id,
 )
+from portreg.protocols import infer_protocol
 
 # --- blocks ------------------------------------------------------------------------------------
 
@@ -284,16 +285,6 @@ _COLUMNS = {
     "notes": ("notes", "note", "description", "comment", "comments", "details"),
     "purpose": ("purpose", "reason", "why"),
 }
-
-
-def infer_protocol(name: str, process: str = "") -> str:
-    """The application protocol a plain "TCP" row means, from the service's name or process."""
-    text = f"{name} {process}".lower()
-    if "postgres" in text:
-        return "postgres"
-    if "redis" in text:
-        return "redis"
-    return "tcp"
 
 
 # --- the page ----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from portreg.errors import PortregError
 from portreg.model import ConnectionString, Registry, Service, service_id
+from portreg.protocols import canonical
 from portreg.rewrite import (
     Slot,
     environment_of,
@@ -36,20 +37,6 @@ from portreg.rewrite import (
     split_lines,
 )
 
-# Words that name a kind of service rather than one service.
-_KIND_ALIASES = {
-    "db": "postgres",
-    "database": "postgres",
-    "pg": "postgres",
-    "postgresql": "postgres",
-    "psql": "postgres",
-    "cache": "redis",
-    "rediss": "redis",
-    "amqp": "rabbitmq",
-    "mq": "rabbitmq",
-    "mongo": "mongodb",
-    "mariadb": "mysql",
-}
 _GENERIC_PROTOCOLS = frozenset({"", "tcp", "udp", "http", "https"})
 _KEY_SUFFIX = re.compile(
     r"_(?:PORT|URL|URI|DSN|ADDR|ADDRESS|HOST|ENDPOINT|SERVER|CONN|CONNECTION)(?:_.*)?$",
@@ -78,7 +65,7 @@ class Names:
             self.by_exact.setdefault(s.id, set()).add(s.id)
             self.by_exact.setdefault(service_id(s.name), set()).add(s.id)
             proto = service_id(s.protocol)
-            proto = _KIND_ALIASES.get(proto, proto)
+            proto = canonical(proto)
             if proto not in _GENERIC_PROTOCOLS:
                 self.by_kind.setdefault(proto, set()).add(s.id)
             for c in s.connection_strings:
@@ -102,7 +89,7 @@ class Names:
                     return next(iter(hits))
                 # `api` beside its second published port `api-9000`: the one named exactly
                 return n if n in hits else None
-        found = set(self.by_kind.get(_KIND_ALIASES.get(n, n), ()))
+        found = set(self.by_kind.get(canonical(n), ()))
         if len(n) >= 3:
             found.update(i for i in self.ids if i.startswith(n) or n.startswith(i))
         return found.pop() if len(found) == 1 else None
