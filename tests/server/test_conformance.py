@@ -196,6 +196,16 @@ def test_list_json_is_the_same_at_every_door(tmp_path: Path, start_server: Start
     server = start_server(env={"PORTREG_SEED": str(seed)})
     local = Door("local", tmp_path, str(seed), _base_env())
     remote = Door("sqlite", tmp_path, server.url, _base_env(), server)
-    rows: list[Any] = [json.loads(d.run("list", "--json").stdout) for d in (local, remote)]
+    doors = (local, remote)
+    rows: list[Any] = [json.loads(d.run("list", "--json").stdout) for d in doors]
     assert rows[0] == rows[1]
     assert len(rows[0]) == 4
+    checks = [json.loads(d.run("check", "31001", "31003", "31020", "--json").stdout) for d in doors]
+    assert checks[0] == checks[1]
+    assert [c["allowed"] for c in checks[0]] == [True, False, True]
+    shown = [json.loads(d.run("show", "api", "--json").stdout) for d in doors]
+    assert [{k: v for k, v in s.items() if k != "history"} for s in shown] == [
+        {k: v for k, v in shown[0].items() if k != "history"}
+    ] * 2
+    status, port = http("GET", server.api + "/ports/31003")
+    assert status == 200 and port["problems"] == checks[0][1]["problems"]
