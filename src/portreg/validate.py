@@ -1,0 +1,67 @@
+"""What a value must be before any door stores it: text fields, environments, policy values.
+
+Names have their own rules (`portreg.naming`). Everything here is bad input when broken, with a
+message naming the field, so the command line, the registry file's reader and the server refuse
+alike — before a database sees the value (PostgreSQL rejects NUL; SQLite would store it and
+break every later export).
+"""
+
+from __future__ import annotations
+
+import re
+
+from portreg.errors import PortregError
+from portreg.model import PORT_MAX, PORT_MIN
+
+MAX_TEXT = 500  # a table cell or one line of the page
+MAX_BODY = 100_000  # an imported page's section, kept verbatim
+MAX_AUDIT_INTERVAL_DAYS = 36_500  # a century: anything longer overflows date arithmetic soon
+MAX_AVOID = PORT_MAX
+_ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def _control(c: str, multiline: bool) -> bool:
+    code = ord(c)
+    if multiline and c in "\n\t":
+        return False
+    return code < 32 or 127 <= code < 160 or c in "\u2028\u2029"
+
+
+def text(value: str, field: str, *, limit: int = MAX_TEXT, multiline: bool = False) -> str:
+    """A free-text field (notes, reason, purpose, …): no control characters (a newline only
+    where the field is multi-line), at most `limit` characters."""
+    if len(value) > limit:
+        raise PortregError(f"{field} is longer than {limit} characters")
+    bad = next((c for c in value if _control(c, multiline)), None)
+    if bad is not None:
+        raise PortregError(f"{field} has a control character ({bad!r}): not allowed in {field}")
+    return value
+
+
+def environment(value: str) -> str:
+    """An environment name: letters, digits, `_`, `.`, `-`, at most 100 characters."""
+    if not _ENVIRONMENT.match(value):
+        raise PortregError(
+            f"not a usable environment name: {value!r} (letters, digits, _ . -; at most 100)"
+        )
+    return value
+
+
+def policy_values(start: int, end: int, avoid: tuple[int, ...], step: int, interval: int) -> None:
+    """The policy's numbers within sane bounds (absurd ones break date and range arithmetic)."""
+    for name, port in (("range start", start), ("range end", end)):
+        if not PORT_MIN <= port <= PORT_MAX:
+            raise PortregError(f"policy {name} {port} is out of bounds (1-65535)")
+    if start > end:
+        raise PortregError(f"policy range {start}-{end} is empty")
+    if len(avoid) > MAX_AVOID:
+        raise PortregError(f"policy avoid list has more than {MAX_AVOID} ports")
+    bad = next((p for p in avoid if not PORT_MIN <= p <= PORT_MAX), None)
+    if bad is not None:
+        raise PortregError(f"policy avoid list: port {bad} is out of bounds (1-65535)")
+    if not 1 <= step <= PORT_MAX:
+        raise PortregError(f"policy step {step} is out of bounds (1-65535)")
+    if not 1 <= interval <= MAX_AUDIT_INTERVAL_DAYS:
+        raise PortregError(
+            f"policy audit_interval_days {interval} is out of bounds (1-{MAX_AUDIT_INTERVAL_DAYS})"
+        )
