@@ -10,6 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from portreg import validate
 from portreg.errors import Conflict, NotFound, PortregError
 from portreg.model import ChangeEntry, Registry, Service, service_id
 from portreg.naming import new_id, usable
@@ -79,6 +80,7 @@ def assign(
     transport: str | None = None,
 ) -> tuple[Registry, Outcome]:
     """The service's port in `environment`, picking the next free one if it has none."""
+    validate.environment(environment)
     existing = _existing(registry, ref)
     if existing is not None and existing.ports.get(environment) is not None:
         return registry, Outcome(existing.id, environment, existing.ports[environment], False)
@@ -115,6 +117,9 @@ def add(
     force: bool = False,
 ) -> tuple[Registry, Outcome]:
     """Record `port` for a service, enforcing the policy unless `force` (a known exception)."""
+    validate.environment(environment)
+    if notes is not None:
+        validate.text(notes, "notes")
     existing = _existing(registry, ref)
     sid = existing.id if existing else new_id(ref)
     current = existing.ports.get(environment) if existing else None
@@ -158,6 +163,8 @@ def reserve(
     live: Collection[int] = (),
 ) -> tuple[Registry, Outcome]:
     """Keep a port for a planned service (the seed's Reserved Ports table)."""
+    validate.environment(environment)
+    validate.text(purpose, "purpose")
     existing = _existing(registry, ref)
     if existing is not None and not existing.reserved:
         raise Conflict(
@@ -226,6 +233,8 @@ def move(
     """
     if not reason.strip():
         raise PortregError("a move needs a reason (--reason TEXT)")
+    validate.text(reason, "reason")
+    validate.environment(environment)
     s = find(registry, ref)
     old = s.ports.get(environment)
     if old is None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from portreg import validate
 from portreg.errors import PortregError
 from portreg.model import (
     ChangeEntry,
@@ -348,6 +349,7 @@ async def assign(
     constraint is still the last word (a conflict raises IntegrityError and the caller retries
     the whole transaction).
     """
+    validate.environment(environment)
     sid = service_id(ref)
     found = (await conn.execute(select(services).where(services.c.id.in_({ref, sid})))).first()
     existing: Service | None = None
@@ -555,6 +557,7 @@ async def assign_pg(
     from sqlalchemy import text
 
     sid = new_id(ref)
+    validate.environment(environment)
     proto, trans = protocol or transport or "tcp", transport or "tcp"
     template: Service = Service(
         id=sid, name=ref, ports={environment: PORT_MARK}, protocol=proto, transport=trans
