@@ -84,7 +84,7 @@ def _service_from(r: Any, ports: dict[str, int | None]) -> Service:
     )
 
 
-def _policy_data(p: Policy) -> dict[str, Any]:
+def policy_data(p: Policy) -> dict[str, Any]:
     from portreg.records import policy_dict
 
     return policy_dict(p)
@@ -242,7 +242,7 @@ async def record(
     return out
 
 
-async def _set_meta(conn: AsyncConnection, key: str, value: Any) -> None:
+async def set_meta(conn: AsyncConnection, key: str, value: Any) -> None:
     text = json.dumps(value, default=str)
     done = await conn.execute(update(meta).where(meta.c.key == key).values(value=text))
     if done.rowcount == 0:
@@ -316,8 +316,8 @@ async def apply_diff(conn: AsyncConnection, before: Registry, after: Registry) -
         if old != s:
             await write_service(conn, s, after.host, new=old is None)
     if after.policy != before.policy:
-        await _set_meta(conn, "policy", _policy_data(after.policy))
-    await _set_meta(conn, "last_updated", utcnow().isoformat())
+        await set_meta(conn, "policy", policy_data(after.policy))
+    await set_meta(conn, "last_updated", utcnow().isoformat())
 
 
 def rows_payload(registry: Registry, sids: Iterable[str]) -> dict[str, Any]:
@@ -440,11 +440,11 @@ async def replace_all(conn: AsyncConnection, registry: Registry, who: str, reaso
         ("title", registry.title),
         ("purpose", registry.purpose),
         ("host", registry.host),
-        ("policy", _policy_data(registry.policy)),
+        ("policy", policy_data(registry.policy)),
         ("sections", [asdict(s) for s in registry.extra_sections]),
         ("last_updated", utcnow().isoformat()),
     ):
-        await _set_meta(conn, key, value)
+        await set_meta(conn, key, value)
     for seq, s in enumerate(registry.services.values(), start=1):
         await conn.execute(
             insert(services).values(
