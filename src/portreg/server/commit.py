@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portreg.errors import PortregError
 from portreg.model import Policy, Registry
 from portreg.ops import Outcome, Stamp
-from portreg.server import repo
+from portreg.server import allocate, reads, writes
 from portreg.server.auth import Principal
+from portreg.server.codec import utcnow
 from portreg.server.db import write_tx
 from portreg.server.hostcheck import live_ports
 from portreg.server.state import State
@@ -48,8 +49,8 @@ async def mutate(
     """Apply a core operation to the registry as stored, and store its result."""
 
     async def tx(conn: AsyncConnection) -> tuple[T, list[tuple[int, str]]]:
-        stamp = Stamp(who=who.name, at=repo.utcnow())
-        return await repo.mutate(conn, lambda r: op(r, stamp), reason)
+        stamp = Stamp(who=who.name, at=utcnow())
+        return await writes.mutate(conn, lambda r: op(r, stamp), reason)
 
     result, evs = await write(st, tx)
     await st.broker.publish(evs)
@@ -70,9 +71,9 @@ async def mutate_live(
     async def tx(conn: AsyncConnection) -> tuple[T, list[tuple[int, str]]]:
         live: set[int] = set()
         if st.settings.check_host:
-            live = await live_ports(span(await repo.load_policy(conn)))
-        stamp = Stamp(who=who.name, at=repo.utcnow())
-        return await repo.mutate(conn, lambda r: op(r, stamp, live), reason)
+            live = await live_ports(span(await reads.load_policy(conn)))
+        stamp = Stamp(who=who.name, at=utcnow())
+        return await writes.mutate(conn, lambda r: op(r, stamp, live), reason)
 
     result, evs = await write(st, tx)
     await st.broker.publish(evs)
@@ -89,11 +90,11 @@ async def assign(
     reason: str,
 ) -> dict[str, Any]:
     """The service's port in `env`, picked by the policy if it has none: the assignment body."""
-    # The live host is looked at only when a new port must be picked (repo asks for it).
+    # The live host is looked at only when a new port must be picked (allocate asks for it).
     live = live_ports if st.settings.check_host else None
 
-    async def tx(conn: AsyncConnection) -> repo.Written:
-        return await repo.assign(
+    async def tx(conn: AsyncConnection) -> writes.Written:
+        return await allocate.assign(
             conn,
             ref,
             env,
@@ -107,7 +108,7 @@ async def assign(
     if st.engine.dialect.name == "postgresql":
         # Not through write_gate: the lock is taken inside one statement, so queueing here
         # only adds event-loop latency (measured: 1 worker 1,370/s ungated, 818/s gated at 2).
-        written = await repo.assign_pg(
+        written = await allocate.assign_pg(
             st.engine,
             ref,
             env,
@@ -129,8 +130,8 @@ async def assign(
 async def replace_all(st: State, who: Principal, registry: Registry, reason: str) -> Any:
     """Import: the stored registry becomes `registry`; the answer body."""
 
-    async def tx(conn: AsyncConnection) -> repo.Written:
-        return await repo.replace_all(conn, registry, who.name, reason)
+    async def tx(conn: AsyncConnection) -> writes.Written:
+        return await writes.replace_all(conn, registry, who.name, reason)
 
     written = await write(st, tx)
     await st.broker.publish(written.events)

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from portreg.model import Registry
-from portreg.server import repo
+from portreg.server import reads
 from portreg.server.responses import payload
 from portreg.server.state import State
 
@@ -25,7 +25,7 @@ async def registry_of(st: State) -> Registry:
         return cache.registry
     epoch = cache.epoch
     async with st.engine.connect() as conn:
-        registry = await repo.load_registry(conn)
+        registry = await reads.load_registry(conn)
     if epoch == cache.epoch:
         cache.registry = registry
     return registry
@@ -69,7 +69,7 @@ async def service_body(st: State, sid: str) -> bytes:
         epoch = cache.epoch
         service = find(await registry_of(st), sid)
         async with st.engine.connect() as conn:
-            history = await repo.service_history(conn, service.id)
+            history = await reads.service_history(conn, service.id)
         body = payload({**service_detail(service), "history": history})
         if epoch == cache.epoch:
             cache.details[sid] = body
@@ -82,9 +82,9 @@ async def fresh_detail(st: State, sid: str, warnings: list[str] | None = None) -
     from portreg.records import service_detail
 
     async with st.engine.connect() as conn:
-        registry = await repo.load_registry(conn)
+        registry = await reads.load_registry(conn)
         service = find(registry, sid)
-        history = await repo.service_history(conn, service.id)
+        history = await reads.service_history(conn, service.id)
     extra = {"warnings": warnings} if warnings else {}
     return {**service_detail(service), "history": history, **extra}
 
@@ -160,7 +160,7 @@ def audit(registry: Registry, today: date) -> dict[str, Any]:
 
 async def change_log(st: State, service: str | None, limit: int) -> list[dict[str, Any]]:
     async with st.engine.connect() as conn:
-        return await repo.change_log(conn, service=service, limit=limit)
+        return await reads.change_log(conn, service=service, limit=limit)
 
 
 async def export_text(st: State) -> str:
@@ -168,5 +168,5 @@ async def export_text(st: State) -> str:
     from portreg import store
 
     async with st.engine.connect() as conn:
-        registry = await repo.load_registry(conn, with_changes=True)
+        registry = await reads.load_registry(conn, with_changes=True)
     return store.dumps(registry)

@@ -16,32 +16,35 @@ async def initial_policy(st: State, text: str | None) -> None:
     anything: no part of the server, the PostgreSQL function included, has defaults of its own."""
     from portreg.model import Policy
     from portreg.policy import parse_range
-    from portreg.server import repo
+    from portreg.server.codec import policy_data
     from portreg.server.db import write_tx
+    from portreg.server.reads import load_meta_value
+    from portreg.server.writes import set_meta
 
     policy = Policy(*parse_range(text)) if text else Policy()
     async with write_tx(st.engine) as conn:
-        if await repo.load_meta_value(conn, "policy") is None:
-            await repo.set_meta(conn, "policy", repo.policy_data(policy))
+        if await load_meta_value(conn, "policy") is None:
+            await set_meta(conn, "policy", policy_data(policy))
 
 
 async def load_seed(st: State, path: str) -> None:
     """PORTREG_SEED: a ports.toml or a seed-style page, loaded only into an empty database."""
     from sqlalchemy import func, select
 
-    from portreg.server import repo
     from portreg.server.db import services, write_tx
+    from portreg.server.reads import load_meta
+    from portreg.server.writes import replace_all, set_meta
 
     registry = read_registry_file(Path(path))
     async with write_tx(st.engine) as conn:
         count = int(await conn.scalar(select(func.count()).select_from(services)) or 0)
         if count:
             return
-        known = await repo.load_meta(conn)
+        known = await load_meta(conn)
         if known.get("seeded"):
             return
-        written = await repo.replace_all(conn, registry, "portreg-seed", f"PORTREG_SEED={path}")
-        await repo.set_meta(conn, "seeded", path)
+        written = await replace_all(conn, registry, "portreg-seed", f"PORTREG_SEED={path}")
+        await set_meta(conn, "seeded", path)
     await st.broker.publish(written.events)
     log.info("loaded %d services from %s", len(registry.services), path)
 
