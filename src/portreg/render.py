@@ -429,14 +429,15 @@ class _Canvas:
         ]
 
 
-def _layers(registry: Registry) -> list[list[Service]]:
-    shown = {s.id: s for s in registry.services.values() if not s.reserved}
-    for s in list(shown.values()):
-        for dep in s.depends_on:
-            other = registry.get(dep)
-            if other is not None:
-                shown.setdefault(dep, other)
-    ordered = [s for s in registry.services.values() if s.id in shown]
+def layers(services: Sequence[Service]) -> list[list[Service]]:
+    """`services` in layers by `depends_on` among themselves: layer 0 holds those that depend on
+    none of them, and each other service sits one layer below its deepest dependency.
+
+    The one cycle rule (the terminal diagram and the web page both draw with it): a dependency
+    already on the path being followed, or the service itself, is not followed, so a cycle is
+    drawn, never recursed into. Within a layer, services keep the order given.
+    """
+    shown = {s.id: s for s in services}
     depth: dict[str, int] = {}
 
     def level(s: Service, stack: frozenset[str]) -> int:
@@ -447,10 +448,21 @@ def _layers(registry: Registry) -> list[list[Service]]:
         depth[s.id] = value
         return value
 
-    for s in ordered:
+    for s in shown.values():
         level(s, frozenset())
     count = max(depth.values(), default=-1) + 1
-    return [[s for s in ordered if depth[s.id] == k] for k in range(count)]
+    return [[s for s in shown.values() if depth[s.id] == k] for k in range(count)]
+
+
+def _shown(registry: Registry) -> list[Service]:
+    """The diagram's services: every one not merely reserved, and whatever they depend on."""
+    shown = {s.id: s for s in registry.services.values() if not s.reserved}
+    for s in list(shown.values()):
+        for dep in s.depends_on:
+            other = registry.get(dep)
+            if other is not None:
+                shown.setdefault(dep, other)
+    return [s for s in registry.services.values() if s.id in shown]
 
 
 def _box_width(s: Service) -> tuple[int, str]:
@@ -463,9 +475,9 @@ def topology(registry: Registry) -> str:
     dependencies drawn above it (a line from ▲ under each dependency to ▼ on the dependent),
     and the way out to developers below."""
     canvas = _Canvas()
-    layers = _layers(registry)
+    tiers = layers(_shown(registry))
     centre: dict[str, int] = {}
-    for layer in layers:
+    for layer in tiers:
         x = 2
         for s in layer:
             w, _ = _box_width(s)
@@ -473,7 +485,7 @@ def topology(registry: Registry) -> str:
             x += w + 2 + 3
     late: list[tuple[int, int, str]] = []  # arrows on borders: drawn after every box
     y = 0
-    for k, layer in enumerate(layers):
+    for k, layer in enumerate(tiers):
         x = 2
         for s in layer:
             w, port = _box_width(s)
@@ -482,10 +494,10 @@ def topology(registry: Registry) -> str:
             canvas.text(y + 2, x, "│" + f":{port}".center(w) + "│")
             canvas.text(y + 3, x, "└" + "─" * w + "┘")
             x += w + 2 + 3
-        if k + 1 == len(layers):
+        if k + 1 == len(tiers):
             break
         ids = {u.id for u in layer}
-        below = [s for s in layers[k + 1] if any(d in ids for d in s.depends_on)]
+        below = [s for s in tiers[k + 1] if any(d in ids for d in s.depends_on)]
         top = y + 4 + len(below) + 2 if below else y + 5  # the next row's top border
         for t, s in enumerate(below):
             track = y + 5 + t
@@ -515,7 +527,7 @@ def topology(registry: Registry) -> str:
     out = ["┌" + "─" * width + "┐", "│ " + host.ljust(width - 1) + "│", "│" + " " * width + "│"]
     out += ["│" + r.ljust(width) + "│" for r in rows]
     out += ["│" + " " * width + "│", "└" + "─" * width + "┘"]
-    exit_col = 1 + (min(centre[s.id] for s in layers[-1]) if layers else width // 2)
+    exit_col = 1 + (min(centre[s.id] for s in tiers[-1]) if tiers else width // 2)
     out += [
         " " * exit_col + "│",
         " " * exit_col + "│ (External Access)",

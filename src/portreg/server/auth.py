@@ -42,7 +42,7 @@ def new_token() -> str:
 
 
 async def create_token(engine: AsyncEngine, scope: str, name: str) -> str:
-    from portreg.server.repo import utcnow
+    from portreg.server.codec import utcnow
 
     if scope not in SCOPES:
         raise ValueError(scope)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portreg.server import repo
+from portreg.server import reads
 
 log = logging.getLogger("portreg.server")
 
@@ -64,7 +64,7 @@ class Broker:
     async def start(self) -> None:
         with contextlib.suppress(Exception):
             async with self.engine.connect() as conn:
-                self.last_seen = await repo.last_event_id(conn)
+                self.last_seen = await reads.last_event_id(conn)
         if self.redis_url:
             import redis.asyncio as aioredis
 
@@ -155,7 +155,7 @@ class Broker:
     async def _catch_up(self) -> None:
         try:
             async with self.engine.connect() as conn:
-                last = await repo.last_event_id(conn)
+                last = await reads.last_event_id(conn)
         except Exception:
             return
         if last > self.last_seen:
@@ -188,7 +188,7 @@ async def stream(broker: Broker, last_id: int | None, ping_seconds: float) -> As
         if last_id is None:
             try:
                 async with broker.engine.connect() as conn:
-                    last_id = await repo.last_event_id(conn)
+                    last_id = await reads.last_event_id(conn)
             except Exception:
                 last_id = broker.last_seen
         last = last_id
@@ -199,7 +199,7 @@ async def stream(broker: Broker, last_id: int | None, ping_seconds: float) -> As
                 try:
                     while True:
                         async with broker.engine.connect() as conn:
-                            batch = await repo.events_after(conn, last)
+                            batch = await reads.events_after(conn, last)
                         for stored_id, stored in batch:
                             yield _frame(stored_id, stored)
                             last = stored_id

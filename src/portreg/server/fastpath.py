@@ -1,18 +1,18 @@
 """The hot read, `GET /api/v1/services/{id}`, answered from this worker's cache in plain ASGI.
 
-The FastAPI route (`routes.api.get_service`) stays the definition of the endpoint (OpenAPI,
-validation, errors, the first read of a service): it builds the body — the service and its
-history — once, pre-serialised to bytes, and stores it in `ReadCache.details`. This middleware
-sits in front of the router and, when the body is cached and the caller may read, sends those
-bytes itself: no routing, no dependency solving, no SQL session, no pydantic. Anything else —
-a miss, an unknown service, a token this worker has not checked yet, a malformed header —
-falls through to the route, which answers exactly as before.
+The FastAPI route (`routes.services.get_service`) stays the definition of the endpoint (OpenAPI,
+validation, errors, the first read of a service): `queries.service_body` builds the body — the
+service and its history — once, pre-serialised to bytes, and stores it in `ReadCache.details`.
+This middleware sits in front of the router and, when the body is cached and the caller may
+read, sends those bytes itself: no routing, no dependency solving, no SQL session, no pydantic.
+Anything else — a miss, an unknown service, a token this worker has not checked yet, a malformed
+header — falls through to the route, which answers exactly as before.
 
 Consistency (why a cached body is never wrong for long):
 
 - *Same worker*: every write ends by invalidating the cache before its response is sent — the
   broker delivers the write's events locally (`Broker.publish` → `ReadCache.invalidate`), and
-  `routes.api` also drops the cache after any committed write transaction, events or not. A
+  `commit.write` also drops the cache after any committed write transaction, events or not. A
   body computed by a read that overlapped a write is not stored (the cache's epoch moved). So a
   read that starts after a write was acknowledged by this worker always sees that write.
 - *Other workers* learn of a write through the change-notification mechanism that already
@@ -26,12 +26,9 @@ Consistency (why a cached body is never wrong for long):
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from portreg.server.metrics import ASGIApp, Receive, Scope, Send
-
-if TYPE_CHECKING:
-    from portreg.server.app import State
+from portreg.server.state import State
 
 PREFIX = "/api/v1/services/"
 ROUTE = "/api/v1/services/{sid}"

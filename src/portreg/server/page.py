@@ -2,19 +2,25 @@
 
 Rendered on the server (Jinja2) for a fast first paint; `static/app.js` (plain JavaScript, no build
 step) then adds filtering, sorting, the detail dialog, live updates from the SSE stream and the
-write actions. The page reads its data through the API's own handlers, so what it shows is
-exactly what `/api/v1` answers.
+write actions. The page reads its data through the same query functions as `/api/v1`
+(`portreg.server.queries`), so what it shows is exactly what the API answers.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+
+from portreg.model import Registry
+from portreg.server import queries
+from portreg.server.deps import StateDep, check_read
+from portreg.server.state import State
 
 router = APIRouter()
 
@@ -44,10 +50,6 @@ def _asset_version() -> str:
 
     stamps = [f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted((HERE / "static").glob("*"))]
     return format(zlib.crc32("|".join(stamps).encode()), "08x")
-
-
-def _body(resp: Response) -> Any:
-    return json.loads(bytes(resp.body))
 
 
 def _script_json(value: Any) -> str:
@@ -85,8 +87,14 @@ def primary(ports: dict[str, int | None]) -> tuple[str, int | None]:
     return next(iter(ports), "development"), None
 
 
-def topology(registry: Any) -> dict[str, Any]:
-    """A layered drawing of `depends_on`: dependencies on top, the services using them below."""
+def topology(registry: Registry) -> dict[str, Any]:
+    """A layered drawing of `depends_on`: dependencies on top, the services using them below.
+
+    Only services that take part in a dependency are drawn (at most TOPOLOGY_MAX_NODES, by
+    name); the layering and its cycle rule are the terminal diagram's (`render.layers`).
+    """
+    from portreg.render import layers as layered
+
     services = registry.services
     edges = [
         (s.id, d) for s in services.values() for d in s.depends_on if d in services and d != s.id
@@ -96,25 +104,7 @@ def topology(registry: Any) -> dict[str, Any]:
     ids = ids[:TOPOLOGY_MAX_NODES]
     keep = set(ids)
     edges = [e for e in edges if e[0] in keep and e[1] in keep]
-    deps: dict[str, list[str]] = {i: [] for i in ids}
-    for a, b in edges:
-        deps[a].append(b)
-    depth: dict[str, int] = {}
-
-    def level(i: str, seen: frozenset[str]) -> int:
-        if i in depth:
-            return depth[i]
-        if i in seen:  # a cycle: draw it, don't recurse forever
-            return 0
-        d = max((level(x, seen | {i}) + 1 for x in deps[i]), default=0)
-        depth[i] = d
-        return d
-
-    for i in ids:
-        level(i, frozenset())
-    layers: dict[int, list[str]] = {}
-    for i in ids:
-        layers.setdefault(depth[i], []).append(i)
+    layers = {d: [s.id for s in tier] for d, tier in enumerate(layered([services[i] for i in ids]))}
     box_w, box_h, gap_x, gap_y, pad = 150, 46, 30, 60, 20
     widest = max((len(v) for v in layers.values()), default=0)
     width = max(pad * 2 + widest * box_w + max(widest - 1, 0) * gap_x, 360)
@@ -161,21 +151,17 @@ def _compact(s: dict[str, Any]) -> dict[str, Any]:
     return {k: s[k] for k in keys}
 
 
-async def _context(request: Request) -> dict[str, Any]:
-    from portreg.server.app import state_of
-    from portreg.server.routes import api
-
-    st = state_of(request)
+async def _context(st: State) -> dict[str, Any]:
     ctx: dict[str, Any] = {"read_auth": st.settings.read_auth, "version": _asset_version()}
     if st.settings.read_auth == "token":  # the page asks for a token and loads everything by JS
         ctx.update(ready=False, services=[], rows=[], title="portreg", project="")
         return ctx
     event_id = st.broker.last_seen  # before reading: the page replays anything after it
-    registry = await api.registry_of(st)
-    rows = _body(await api.list_services(request, None, None, None, None, 0))
-    ranges = _body(await api.ranges(request))
-    audit = _body(await api.audit(request))
-    policy = _body(await api.policy(request))
+    registry = await queries.registry_of(st)
+    rows = queries.service_rows(registry)
+    ranges = queries.ranges(registry)
+    audit = queries.audit(registry, date.today())
+    policy = queries.policy(registry)
     services = services_of(rows)
     envs = list(ENVIRONMENTS) + sorted({r["environment"] for r in rows} - set(ENVIRONMENTS))
     for s in services:
@@ -206,14 +192,11 @@ async def _context(request: Request) -> dict[str, Any]:
 
 
 @router.get("/", include_in_schema=False, response_class=HTMLResponse)
-async def index(request: Request) -> HTMLResponse:
+async def index(request: Request, st: StateDep) -> HTMLResponse:
     if request.query_params.get("part") == "topology":  # the live page redraws it from this
-        from portreg.server.routes import api
-
-        st = await api.can_read(request)
-        t = topology(await api.registry_of(st))
+        await check_read(request, st)
+        t = topology(await queries.registry_of(st))
         html = _templates().get_template("topology.svg").render(t=t)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
-    ctx = await _context(request)
-    html = _templates().get_template("index.html").render(**ctx)
+    html = _templates().get_template("index.html").render(**await _context(st))
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

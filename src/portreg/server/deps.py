@@ -1,0 +1,88 @@
+"""The shared state and the token checks, as FastAPI dependencies.
+
+A route names what it needs in its signature: `st: StateDep` (no check: health), `st: Reader`
+(reads; a token when PORTREG_READ_AUTH=token), `auth: Writer` (the state and the principal
+that writes; a write token unless PORTREG_WRITE_AUTH=open), `st: StreamReader` (a reader that
+may also give its token as `?access_token=`, for the change stream only). The checks run
+before the request's body is read, so an unauthorised caller learns nothing about it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from portreg.server.auth import ANONYMOUS, Principal
+from portreg.server.errors import HttpError
+from portreg.server.state import State, state_of
+
+StateDep = Annotated[State, Depends(state_of)]
+
+
+async def principal(request: Request, st: State) -> Principal | None:
+    """The caller named by `Authorization: Bearer <token>`; None without the header."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HttpError(401, "invalid Authorization header (expected: Bearer <token>)")
+    found = await st.tokens.lookup(token.strip())
+    if found is None:
+        raise HttpError(401, "invalid token")
+    return found
+
+
+async def check_read(request: Request, st: State) -> State:
+    if st.settings.read_auth == "token" and await principal(request, st) is None:
+        raise HttpError(401, "reads need a token (Authorization: Bearer <token>)")
+    return st
+
+
+async def _reader(request: Request, st: StateDep) -> State:
+    return await check_read(request, st)
+
+
+async def _stream_reader(
+    request: Request,
+    st: StateDep,
+    access_token: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="a read token, for clients that cannot send Authorization "
+            "(a browser's EventSource); only this endpoint takes it",
+        ),
+    ] = None,
+) -> State:
+    """`Reader` for the change stream, which also takes the token as `?access_token=`: a
+    browser's EventSource cannot send an Authorization header. Only this endpoint does (a
+    query string ends up in more places than a header: Uvicorn's access log redacts it)."""
+    if st.settings.read_auth != "token" or request.headers.get("authorization"):
+        return await check_read(request, st)
+    if not access_token or not access_token.strip():
+        raise HttpError(
+            401, "reads need a token (Authorization: Bearer <token>, or ?access_token=<token>)"
+        )
+    if await st.tokens.lookup(access_token.strip()) is None:
+        raise HttpError(401, "invalid token")
+    return st
+
+
+async def _writer(request: Request, st: StateDep) -> tuple[State, Principal]:
+    who = await principal(request, st)
+    if who is None:
+        if st.settings.write_auth == "open":
+            return st, ANONYMOUS
+        raise HttpError(401, "writes need a write token (Authorization: Bearer <token>)")
+    if not who.can_write:
+        raise HttpError(
+            403, f"token {who.name!r} has scope {who.scope!r}; writes need scope 'write'"
+        )
+    return st, who
+
+
+Reader = Annotated[State, Depends(_reader)]
+StreamReader = Annotated[State, Depends(_stream_reader)]
+Writer = Annotated[tuple[State, Principal], Depends(_writer)]

@@ -1,0 +1,64 @@
+"""/changes, /audit and /events: the change log, the registry's audit, the live stream."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import StreamingResponse
+
+from portreg.server import queries
+from portreg.server.deps import Reader, StreamReader
+from portreg.server.responses import ERRORS, json_response
+from portreg.server.schemas import Audit, Change
+
+router = APIRouter(responses=ERRORS, tags=["changes"])
+
+_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`id:`/`event:`/`data:` frames; each `data:` is one JSON change event",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "/changes",
+    summary="the change log, oldest first",
+    responses={200: {"model": list[Change]}},
+)
+async def change_log(
+    st: Reader,
+    service: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+) -> Response:
+    return json_response(await queries.change_log(st, service, limit))
+
+
+@router.get("/audit", summary="registry-only audit findings", responses={200: {"model": Audit}})
+async def audit(st: Reader) -> Response:
+    return json_response(queries.audit(await queries.registry_of(st), date.today()))
+
+
+@router.get(
+    "/events",
+    summary="Server-Sent Events; honours Last-Event-ID",
+    response_class=StreamingResponse,
+    responses=_STREAM,
+)
+async def events(
+    st: StreamReader,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=30)] = None,
+    last: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
+) -> StreamingResponse:
+    from portreg.server.events import stream
+
+    start = last
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        start = int(last_event_id.strip())
+    return StreamingResponse(
+        stream(st.broker, start, st.settings.ping_seconds),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

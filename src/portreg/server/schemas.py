@@ -1,0 +1,215 @@
+"""The API's shapes: request bodies (validated) and answers (documented in /openapi.json).
+
+Answers are written by hand (`responses.json_response`) for speed; the models here declare
+what those bodies hold, and `tests/server/test_openapi.py` checks every operation has one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+Text = Annotated[str, Field(max_length=500)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+EnvName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+Protocol = Annotated[str, Field(max_length=50)]
+Transport = Annotated[str, Field(pattern="^(tcp|udp)$")]
+Status = Annotated[str, Field(pattern="^(active|planned|reserved|deprecated)$")]
+
+
+# --- requests
+
+
+class ServiceIn(BaseModel):
+    name: Name
+    port: PortNumber | None = None
+    environment: EnvName = "development"
+    protocol: Protocol | None = None
+    transport: Transport | None = None
+    status: Status | None = None
+    notes: Text | None = None
+    force: bool = False
+    reason: Text = ""
+
+
+class ServicePatch(BaseModel):
+    name: Name | None = None
+    protocol: Protocol | None = None
+    status: Status | None = None
+    notes: Text | None = None
+    description: Text | None = None
+    health_check: Text | None = None
+    purpose: Text | None = None
+    reason: Text = ""
+
+
+class MoveIn(BaseModel):
+    port: PortNumber
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    environment: EnvName = "development"
+
+
+class AssignmentIn(BaseModel):
+    service: Name
+    environment: EnvName = "development"
+    protocol: Protocol | None = None
+    transport: Transport | None = None
+    reason: Text = ""
+
+
+class ReservationIn(BaseModel):
+    service: Name
+    port: PortNumber | None = None
+    purpose: Text = ""
+    environment: EnvName = "development"
+
+
+# --- answers
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, degraded (Redis down) or error (database down)")
+    database: str
+    redis: str
+
+
+class ServiceRow(BaseModel):
+    """One service in one environment, as `portreg list --json`; a TBD port is null."""
+
+    service: str
+    name: str
+    environment: str
+    port: int | None
+    protocol: str
+    transport: str
+    status: str
+    notes: str
+    health_check: str
+    purpose: str
+
+
+class Change(BaseModel):
+    id: int
+    at: str
+    who: str
+    action: str
+    service: str
+    environment: str
+    old: int | None
+    new: int | None
+    reason: str
+
+
+class CodeBlock(BaseModel):
+    lang: str
+    text: str
+
+
+class ServiceDetail(BaseModel):
+    service: str
+    name: str
+    status: str
+    protocol: str
+    transport: str
+    ports: dict[str, int | None]
+    notes: str
+    description: str
+    process: str
+    deployment: str
+    health_check: str
+    tls: str
+    connections: str
+    purpose: str
+    depends_on: list[str]
+    connection_strings: dict[str, str]
+    configuration: list[CodeBlock]
+    compose_service: str
+    container_port: int | None
+    forced: bool
+    history: list[Change]
+    warnings: list[str] = Field(default=[], description="only when the write was accepted")
+
+
+class Outcome(BaseModel):
+    service: str
+    environment: str
+    port: int | None
+    changed: bool
+
+
+class Moved(BaseModel):
+    service: str
+    environment: str
+    old: int | None
+    new: int | None
+    changed: bool
+
+
+class AssignmentOut(BaseModel):
+    service: str
+    environment: str
+    port: int
+    created: bool
+
+
+class PortInfo(BaseModel):
+    port: int
+    registered: list[ServiceRow]
+    allowed: bool
+    problems: list[str]
+
+
+class PolicyOut(BaseModel):
+    range: list[int] = Field(description="[start, end]")
+    avoid: list[int]
+    step: int
+    audit_interval_days: int
+    last_audit: str | None = Field(description="YYYY-MM-DD")
+    next_audit: str | None = Field(description="YYYY-MM-DD")
+
+
+class Ranges(BaseModel):
+    start: int
+    end: int
+    assigned: list[int]
+    reserved: list[int]
+    avoided: list[int]
+    free: int
+    next: int | None
+
+
+class Finding(BaseModel):
+    code: str
+    severity: str
+    service: str | None
+    port: int | None
+    message: str
+    hint: str
+
+
+class ChecklistItem(BaseModel):
+    item: str
+    ok: bool
+    codes: list[str]
+
+
+class AuditSummary(BaseModel):
+    errors: int
+    warnings: int
+    info: int
+    total: int
+    by_code: dict[str, int]
+    checklist: list[ChecklistItem]
+
+
+class Audit(BaseModel):
+    findings: list[Finding]
+    summary: AuditSummary
+    last_audit: str | None
+    next_audit: str | None
+
+
+class Imported(BaseModel):
+    services: int

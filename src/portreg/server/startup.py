@@ -1,0 +1,60 @@
+"""What a worker does to a database before it answers: the initial policy and PORTREG_SEED."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from portreg.model import Registry
+from portreg.server.state import State
+
+log = logging.getLogger("portreg.server")
+
+
+async def initial_policy(st: State, text: str | None) -> None:
+    """A new database gets the core's policy (PORTREG_RANGE's range, if set) before it answers
+    anything: no part of the server, the PostgreSQL function included, has defaults of its own."""
+    from portreg.model import Policy
+    from portreg.policy import parse_range
+    from portreg.server.codec import policy_data
+    from portreg.server.db import write_tx
+    from portreg.server.reads import load_meta_value
+    from portreg.server.writes import set_meta
+
+    policy = Policy(*parse_range(text)) if text else Policy()
+    async with write_tx(st.engine) as conn:
+        if await load_meta_value(conn, "policy") is None:
+            await set_meta(conn, "policy", policy_data(policy))
+
+
+async def load_seed(st: State, path: str) -> None:
+    """PORTREG_SEED: a ports.toml or a seed-style page, loaded only into an empty database."""
+    from sqlalchemy import func, select
+
+    from portreg.server.db import services, write_tx
+    from portreg.server.reads import load_meta
+    from portreg.server.writes import replace_all, set_meta
+
+    registry = read_registry_file(Path(path))
+    async with write_tx(st.engine) as conn:
+        count = int(await conn.scalar(select(func.count()).select_from(services)) or 0)
+        if count:
+            return
+        known = await load_meta(conn)
+        if known.get("seeded"):
+            return
+        written = await replace_all(conn, registry, "portreg-seed", f"PORTREG_SEED={path}")
+        await set_meta(conn, "seeded", path)
+    await st.broker.publish(written.events)
+    log.info("loaded %d services from %s", len(registry.services), path)
+
+
+def read_registry_file(path: Path) -> Registry:
+    from portreg import store
+
+    data = path.read_bytes()
+    if path.suffix == ".toml":
+        return store.loads(data.decode("utf-8"), source=str(path))
+    from portreg.importers import parse
+
+    return parse(path.name, data).registry

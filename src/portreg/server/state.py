@@ -1,0 +1,88 @@
+"""What one worker holds while it serves: settings, engine, broker, caches, metrics.
+
+`State` is built once by the app factory (`portreg.server.app.create_app`) and reached by
+routes through `portreg.server.deps`, by the fast path and the page through `state_of`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portreg.model import Registry
+from portreg.server.auth import TokenCache
+from portreg.server.events import Broker
+from portreg.server.metrics import Metrics
+from portreg.server.settings import Settings
+
+
+@dataclass
+class ReadCache:
+    """This worker's view of the registry, dropped whenever an event says it changed.
+
+    `details` holds the pre-serialised body of GET /services/{id} per id as requested; the
+    fast path (portreg.server.fastpath, where the consistency rules are written down) answers
+    from it. `epoch` moves at every invalidation, so a body computed across one is not kept.
+    """
+
+    epoch: int = 0
+    registry: Registry | None = None
+    details: dict[str, bytes] = field(default_factory=dict)
+    generation: int = 0  # highest event id applied
+
+    def invalidate(self, event_id: int) -> None:
+        if event_id > self.generation or event_id == 0:
+            self.generation = max(self.generation, event_id)
+            self.epoch += 1
+            self.registry = None
+            self.details = {}
+
+
+@dataclass
+class State:
+    settings: Settings
+    engine: AsyncEngine
+    broker: Broker
+    cache: ReadCache
+    metrics: Metrics
+    tokens: TokenCache
+    db_errors: tuple[type[Exception], ...]
+    # Writes run one at a time in the database (its write lock), so a worker gains nothing by
+    # sending more than a couple at once: extra ones only hold connections and backends that
+    # queue on that lock (and, on SQLite, sleep in its busy handler). They queue here instead.
+    write_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+
+
+def state_of(request: Request) -> State:
+    st: State = request.app.state.portreg
+    return st
+
+
+def db_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean "the database cannot be reached": answered 503, never 500."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    extra: list[type[Exception]] = []
+    with contextlib.suppress(ImportError):
+        import asyncpg  # type: ignore[import-untyped]
+
+        extra += [
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError,
+        ]
+    return (
+        DBAPIError,
+        OperationalError,
+        InterfaceError,
+        PoolTimeout,
+        OSError,
+        ConnectionError,
+        TimeoutError,
+        *extra,
+    )
