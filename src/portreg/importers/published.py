@@ -254,3 +254,47 @@ def project_variables(dotenv: str | None, examples: list[str]) -> dict[str, str]
     if dotenv is not None:
         out.update({e.key: e.value for e in entries(dotenv)})
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """What several compose files publish, one owner per host port and transport."""
+
+    ports: tuple[tuple[str, HostPort], ...]  # (file, port), in (file, line) order
+    warnings: tuple[str, ...]  # `FILE:LINE: …`, one per entry not recorded
+
+
+def owners(reads: Mapping[str, Read]) -> Owned:
+    """One owner per (host port, transport): the first in (file name, line) order, so the same
+    files named in any order give the same registry. Every other claimant, and every entry
+    that publishes no fixed port, is a `FILE:LINE` warning saying why it was not recorded.
+
+    The same compose service on the same port twice (an override file repeating the base
+    file's entry; compose appends `ports:` lists) is one recording, not a clash."""
+    claims = sorted(((src, p) for src, r in reads.items() for p in r.ports), key=_order)
+    kept: dict[tuple[int, str], tuple[str, HostPort]] = {}
+    warnings: list[str] = []
+    for src, p in claims:
+        key = (p.port, p.transport)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = (src, p)
+        elif first[1].service != p.service:
+            warnings.append(
+                f"{src}:{p.line}: {p.service} publishes {p.port}/{p.transport}, already"
+                f" {first[1].service}'s ({first[0]}:{first[1].line}); not recorded"
+            )
+    for src in sorted(reads):
+        warnings.extend(f"{src}:{s.line}: {s.service}: {s.why}" for s in reads[src].skipped)
+    return Owned(tuple(sorted(kept.values(), key=_order)), tuple(sorted(warnings, key=_where)))
+
+
+def _order(claim: tuple[str, HostPort]) -> tuple[str, int, int, str]:
+    src, p = claim
+    return (src, p.line, p.port, p.transport)
+
+
+def _where(warning: str) -> tuple[str, int]:
+    src, _, rest = warning.partition(":")
+    line = rest.partition(":")[0]
+    return (src, int(line) if line.isdigit() else 0)
