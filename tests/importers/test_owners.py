@@ -6,7 +6,10 @@ import itertools
 
 from portreg.importers.published import owners, read
 
-SHOP = "services:\n  web:\n    ports:\n      - '54000:80'\n      - '3478:3478'\n      - '3478:3478/udp'\n"
+SHOP = (
+    "services:\n  web:\n    ports:\n      - '54000:80'\n"
+    "      - '3478:3478'\n      - '3478:3478/udp'\n"
+)
 ADMIN = (
     "services:\n  admin:\n    ports:\n      - target: 8000\n        published: 54000\n"
     "  cache:\n    expose: ['6379']\n"
