@@ -4,12 +4,14 @@ from the Compose Specification (tests/data/corpus/<slug>/expected.json)."""
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from portreg.importers.published import project_variables, read
+from tests.conftest import Run
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 SLUGS = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").is_file())
@@ -65,3 +67,23 @@ def test_corpus_counts() -> None:
         if not tomllib.loads((CORPUS / s / "SOURCE.toml").read_text()).get("synthetic")
     ]
     assert real  # the issue asks for 30; see the report for how many are in
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_import_records_or_names_every_published_port(slug: str, tmp_path: Path, run: Run) -> None:
+    """The `import` command on a corpus project: each expected published port is in the
+    registry, or a warning names its `FILE:LINE`; each entry that publishes none is named."""
+    project = tmp_path / slug
+    shutil.copytree(CORPUS / slug, project)
+    files = [p.name for p in _compose_files(project)]
+    proc = run("import", *files, cwd=project)
+    assert proc.returncode in (0, 1), proc.stderr
+    listed = run("list", "--json", cwd=project)
+    recorded = {(r["port"], r["transport"]) for r in json.loads(listed.stdout)}
+    expected = json.loads((project / "expected.json").read_text())
+    (name,) = files
+    for e in expected["published"]:
+        if (e["port"], e["transport"]) not in recorded:
+            assert f"{name}:{e['line']}" in proc.stderr or str(e["port"]) in proc.stderr, e
+    for e in expected["not_published"]:
+        assert f"{name}:{e['line']}" in proc.stderr, e
