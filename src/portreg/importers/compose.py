@@ -86,4 +86,30 @@ def parse(text: str, source: str, variables: Mapping[str, str] | None = None) ->
             compose_service=entry.service,
             container_port=container,
         )
+    recorded = {(p, s.transport) for s in services.values() for _, p in s.assigned()}
+    warnings.extend(_unread(text, source, variables or {}, recorded))
     return Imported(Registry(services=services), source, warnings=tuple(warnings), kind="compose")
+
+
+def _unread(
+    text: str, source: str, variables: Mapping[str, str], recorded: set[tuple[int, str]]
+) -> list[str]:
+    """A `FILE:LINE` warning for each published port the entry parser above does not read
+    (`$VAR`, an IP in a default, a variable on the container side, the second
+    of a port's TCP and UDP entries, a range's other ports, …) and for each entry that
+    publishes no fixed port (`expose:`, `network_mode: host`, an ephemeral host port): until
+    the registry model holds several ports per service, nothing may be dropped without a word.
+    """
+    from portreg.importers.published import read
+
+    try:
+        found = read(text, source, variables)
+    except PortregError:
+        return []
+    out = [f"{source}:{s.line}: {s.service}: {s.why}; not recorded" for s in found.skipped]
+    out += [
+        f"{source}:{p.line}: {p.service}: publishes {p.port}/{p.transport}, not recorded"
+        for p in found.ports
+        if (p.port, p.transport) not in recorded
+    ]
+    return out
