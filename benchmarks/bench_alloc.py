@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_server as bs
 
-ROUNDS = 3
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 TARGETS = {"sqlite": 0.25, "postgresql": 0.5, "reads": 0.5}
 
 BARE_SQLITE = """

@@ -22,7 +22,7 @@ from portreg.server.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from portreg.server import errors, page, startup
+    from portreg.server import batch, errors, page, startup
     from portreg.server.accesslog import redact_tokens
     from portreg.server.auth import TokenCache
     from portreg.server.db import make_engine, migrate
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         TokenCache(engine),
         db_errors(),
         asyncio.Semaphore(settings.write_concurrency),
+        batch.for_settings(settings.database_url, check_host=settings.check_host),
     )
 
     @contextlib.asynccontextmanager
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await broker.stop()
+            if st.assigner is not None:
+                st.assigner.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -14,6 +14,7 @@ from portreg.model import Policy, Registry
 from portreg.ops import Outcome, Stamp
 from portreg.server import allocate, reads, writes
 from portreg.server.auth import Principal
+from portreg.server.batch import Request
 from portreg.server.codec import utcnow
 from portreg.server.db import write_tx
 from portreg.server.hostcheck import live_ports
@@ -118,6 +119,9 @@ async def assign(
             reason=reason,
             live=live,
         )
+    elif st.assigner is not None:
+        request = Request(ref, env, who.name, protocol, transport, reason)
+        written = await st.assigner.assign(request)
     else:
         written = await write(st, tx)
     if written.events:

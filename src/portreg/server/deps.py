@@ -17,7 +17,13 @@ from portreg.server.auth import ANONYMOUS, Principal
 from portreg.server.errors import HttpError
 from portreg.server.state import State, state_of
 
-StateDep = Annotated[State, Depends(state_of)]
+async def _state(request: Request) -> State:
+    # async, not a plain function: FastAPI runs a sync dependency in a worker thread, two
+    # thread hops per request for a dictionary lookup.
+    return state_of(request)
+
+
+StateDep = Annotated[State, Depends(_state)]
 
 
 async def principal(request: Request, st: State) -> Principal | None:

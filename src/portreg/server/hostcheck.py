@@ -28,16 +28,21 @@ def _scan(port_range: tuple[int, int]) -> set[int]:
     return {lst.port for lst in found}
 
 
-async def live_ports(port_range: tuple[int, int]) -> set[int]:
-    """Ports in `port_range` (inclusive) with a listening TCP or unconnected UDP socket, IPv4 or
-    IPv6, in the server's network namespace; read off the event loop."""
+def scan_blocking(port_range: tuple[int, int]) -> set[int]:
+    """`live_ports` for a caller already off the event loop (the SQLite writer thread)."""
     lo, hi = port_range
     if lo > hi:
         return set()
     try:
-        return await asyncio.to_thread(_scan, (lo, hi))
+        return _scan((lo, hi))
     except OSError as exc:
         raise HostUnreadable(
             f"cannot read the listening sockets of the registry server's host ({exc}); "
             "set PORTREG_CHECK_HOST=false on a server that is not on the hosts it allocates for"
         ) from None
+
+
+async def live_ports(port_range: tuple[int, int]) -> set[int]:
+    """Ports in `port_range` (inclusive) with a listening TCP or unconnected UDP socket, IPv4 or
+    IPv6, in the server's network namespace; read off the event loop."""
+    return await asyncio.to_thread(scan_blocking, port_range)

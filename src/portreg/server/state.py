@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portreg.model import Registry
 from portreg.server.auth import TokenCache
+from portreg.server.batch import SqliteAssigner
 from portreg.server.events import Broker
 from portreg.server.metrics import Metrics
 from portreg.server.settings import Settings
@@ -55,6 +56,8 @@ class State:
     # sending more than a couple at once: extra ones only hold connections and backends that
     # queue on that lock (and, on SQLite, sleep in its busy handler). They queue here instead.
     write_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    # SQLite: assignments go through one batched writer (portreg.server.batch); None elsewhere.
+    assigner: SqliteAssigner | None = None
 
 
 def state_of(request: Request) -> State:
