@@ -17,6 +17,7 @@ from portreg.server.auth import ANONYMOUS, Principal
 from portreg.server.errors import HttpError
 from portreg.server.state import State, state_of
 
+
 async def _state(request: Request) -> State:
     # async, not a plain function: FastAPI runs a sync dependency in a worker thread, two
     # thread hops per request for a dictionary lookup.
