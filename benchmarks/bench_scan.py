@@ -11,9 +11,9 @@ as cold command lines (a new process each run; the median of several runs, inter
   who:   `portreg who PORT`     vs  `ss -tlnpH 'sport = :PORT'`, `lsof -i :PORT`
 
 and the peak memory (ru_maxrss of the child) of `portreg scan --json`. Targets: scan at most
-0.5x `ss -tulnpH`, who at most 0.5x the ss query, memory under 48 MiB (issue 14). Every process it starts
-is stopped at the end (also on Ctrl-C). Listeners use ports 32800-52999 on 127.0.0.1 (busy
-ones are skipped), never the registry's 53000-54999.
+0.5x `ss -tulnpH`, who at most 0.5x the ss query, memory under 48 MiB (issue 14). Every process
+it starts is stopped at the end (also on Ctrl-C). Listeners use ports 32800-52999 on
+127.0.0.1 (busy ones are skipped), never the registry's 53000-54999.
 """
 
 from __future__ import annotations
