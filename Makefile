@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,bench]'
+	# An editable install compiles bytecode lazily, on first use: compile it now, so the first
+	# runs of the command line do not pay for it (and a read-only checkout never does).
+	$(BIN)/python -m compileall -q src/portreg
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -138,10 +138,16 @@ def read_text(path: Path) -> str:
 
 
 def load(path: Path) -> Registry:
-    return loads(read_text(path), source=str(path))
+    from portreg.regcache import parsed  # cached by file identity: see regcache
+
+    return _Reader(str(path)).registry(parsed(path, read_text, lambda t: _toml(t, str(path))))
 
 
 def loads(text: str, source: str = FILENAME) -> Registry:
+    return _Reader(source).registry(_toml(text, source))
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
     if not text.strip():
         # An empty file is a truncated registry far more often than an intended one: never
         # read it as "no services" (the next write would make that permanent).
@@ -153,7 +159,7 @@ def loads(text: str, source: str = FILENAME) -> Registry:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already names the line: "... (at line 7, column 12)".
         raise PortregError(f"{source}: invalid TOML: {exc}") from None
-    return _Reader(source).registry(data)
+    return data
 
 
 class _Reader:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from portreg.host import Listener, _netlink, _proc, _procnet, json_chunks, listeners
+from tests.conftest import Run
 from tests.host._support import holding
 
 
@@ -99,3 +100,34 @@ def test_fast_json_text_is_what_json_dumps_prints() -> None:
     for rows in (found, found[:1], []):
         expected = json.dumps([x.to_json() for x in rows], indent=2) + "\n"
         assert "".join(json_chunks(rows)) == expected
+
+
+def test_scan_writes_the_json_of_its_listeners_without_making_them() -> None:
+    """`Scan.json_chunks` (what `scan --json` prints) is the JSON of the Listener objects, in
+    the same order, indented as `json_chunks` of them writes it (`pids` on one line);
+    `lines=True` is their NDJSON, the standard encoder's text byte for byte."""
+    from portreg.host import scan
+
+    with holding({"tcp6_loop": 3, "udp6_loop": 2, "dual": 1, "v6only": 1}):
+        found = scan()
+        rows = found.listeners()
+    assert len(found) == len(rows) > 5
+    text = "".join(found.json_chunks())
+    assert json.loads(text) == [x.to_json() for x in rows]
+    assert text == "".join(json_chunks(rows)) and text.count("\n  {\n") == len(rows)
+    ndjson = "".join(found.json_chunks(lines=True)).splitlines()
+    assert ndjson == [json.dumps(x.to_json()) for x in rows]
+    order = [(x.port, x.protocol, x.family, x.address, x.inode) for x in rows]
+    assert order == sorted(order)
+
+
+def test_scan_ndjson_prints_one_object_a_line(run: Run) -> None:
+    with holding({"tcp6_loop": 2}) as h:
+        port = h["tcp6_loop"][0]
+        pretty = run("scan", "--json", "--range", f"{port}-{port}")
+        lines = run("scan", "--ndjson", "--range", f"{port}-{port}")
+        # `--range=A-B` is left to argparse (the quick parser takes only the plain form).
+        slow = run("scan", f"--range={port}-{port}", "--ndjson")
+    assert pretty.returncode == lines.returncode == 0
+    assert [json.loads(line) for line in lines.stdout.splitlines()] == json.loads(pretty.stdout)
+    assert slow.stdout == lines.stdout and lines.stdout.count("\n") >= 1

@@ -63,7 +63,7 @@ def run(env: object, argv: list[str]) -> int:
 
             args = build_parser(argv).parse_args(argv)
         env.registry_option = args.registry
-        env.json = bool(getattr(args, "json", False))
+        env.json = bool(getattr(args, "json", False) or getattr(args, "ndjson", False))
         module = importlib.import_module(f"portreg.commands.{args.module}")
         result = module.run(env, args)
         emit(env, result)

@@ -208,6 +208,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     p = cmd("scan", "what is listening on this host", report=True)
     p.add_argument("--range", type=_range, default=None, metavar="A-B")
+    p.add_argument(
+        "--ndjson",
+        action="store_true",
+        help="print JSON Lines: one object per socket, per line (implies --json)",
+    )
 
     p = cmd("audit", "the monthly audit checklist, against the live host", report=True)
     p.add_argument("--health", action="store_true", help="run each service's health check")

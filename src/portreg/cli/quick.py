@@ -54,6 +54,9 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
         if arg == "--json":
             values["json"] = True
             i += 1
+        elif arg == "--ndjson" and command == "scan":
+            values["ndjson"] = True
+            i += 1
         elif arg == "--registry" and value is not None and not value.startswith("-"):
             registry = value
             i += 2
@@ -84,6 +87,7 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
         return None
     elif command == "scan":
         values.setdefault("range", None)
+        values.setdefault("ndjson", False)
     else:
         values.setdefault("env", None)
     return SimpleNamespace(registry=registry, command=command, module=_MODULES[command], **values)

@@ -1,12 +1,13 @@
-"""`scan [--range A-B] [--json]`: every listening TCP and unconnected UDP socket on this host.
+"""`scan [--range A-B] [--json | --ndjson]`: every listening TCP and unconnected UDP socket.
 
 JSON: an array, one object per socket (`port`, `protocol`, `address`, `family`, `pid`,
 `process`, `cmdline`, `user`, `namespace`, `uid`, `dual_stack`, `pids`), sorted by port. `pid`
 is null where the holder cannot be seen ("owner unknown"); `pids` lists every process holding
 the socket (a pre-fork server's parent and workers), `pid` first. The JSON never reads the
-registry, so it is the host alone and stays fast; the human table adds a "Registered to"
-column when a ports.toml is found (no registry is fine). Exit 0 always: scanning finds
-facts, not problems.
+registry, so it is the host alone and stays fast. `--ndjson` prints the same objects one per
+line (compact, no enclosing array), for hosts so large that a consumer wants to stream; it
+implies `--json`. The human table adds a "Registered to" column when a ports.toml is found
+(no registry is fine). Exit 0 always: scanning finds facts, not problems.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from portreg.views import Table, View
 if TYPE_CHECKING:
     import argparse
 
-    from portreg.host import Listener
+    from portreg.host import Listener, Scan
     from portreg.model import Registry
 
 
@@ -60,42 +61,47 @@ def load_registry(env: Environment) -> Registry | None:
 class ScanResult:
     """The listeners found (optionally in a range), matched against the registry if any."""
 
-    found: list[Listener]
+    scan: Scan
     port_range: tuple[int, int] | None = None
     registry: Registry | None = None
     has_registry: bool = False
     table: bool = True  # False under --json: `emit` asks for views only to find warnings
     exit_code: ExitCode = ExitCode.OK
+    lines: bool = False  # --ndjson: one JSON object per line
+
+    @property
+    def found(self) -> list[Listener]:
+        return self.scan.listeners()
 
     def to_json(self) -> Any:
         return [lst.to_json() for lst in self.found]
 
     def json_chunks(self) -> Iterator[str]:
-        """The text of `to_json()` as `--json` prints it, built quickly (see host.json_chunks)."""
-        from portreg.host import json_chunks
-
-        return json_chunks(self.found)
+        """The text of `to_json()` as `--json` prints it (or NDJSON under `--ndjson`), built
+        straight from the kernel's records (see host.Scan)."""
+        return self.scan.json_chunks(lines=self.lines)
 
     def views(self) -> list[View]:
         if not self.table:
             return []
-        namespaced = any(lst.namespace for lst in self.found)
+        found = self.found
+        namespaced = any(lst.namespace for lst in found)
         columns = ["Port", "Proto", "Address", "Owner", "User"]
         if namespaced:
             columns.append("Namespace")
         if self.has_registry:
             columns.append("Registered to")
         rows = []
-        for lst in self.found:
+        for lst in found:
             row = [str(lst.port), lst.protocol, address(lst), owner(lst), lst.user or "?"]
             if namespaced:
                 row.append(lst.namespace or "host")
             if self.has_registry:
                 row.append(registered(self.registry, lst.port) or "-")
             rows.append(tuple(row))
-        unknown = sum(1 for lst in self.found if lst.pid is None)
+        unknown = sum(1 for lst in found if lst.pid is None)
         where = f" in {self.port_range[0]}-{self.port_range[1]}" if self.port_range else ""
-        caption = f"{len(self.found)} listening socket(s){where}"
+        caption = f"{len(found)} listening socket(s){where}"
         if unknown:
             caption += f"; {unknown} with owner unknown (its process is not visible here)"
         if not self.has_registry:
@@ -104,14 +110,15 @@ class ScanResult:
 
 
 def run(env: Environment, args: argparse.Namespace) -> ScanResult:
-    from portreg.host import listeners
+    from portreg.host import scan
 
     port_range: tuple[int, int] | None = args.range
     registry = None if env.json else load_registry(env)
     return ScanResult(
-        listeners(port_range),
+        scan(port_range),
         port_range,
         registry,
         has_registry=registry is not None,
         table=not env.json,
+        lines=bool(getattr(args, "ndjson", False)),
     )

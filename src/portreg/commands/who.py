@@ -22,7 +22,7 @@ from portreg.views import Lines, View
 if TYPE_CHECKING:
     import argparse
 
-    from portreg.host import Listener
+    from portreg.host import Listener, Scan
     from portreg.model import Registry
 
 
@@ -31,28 +31,31 @@ class WhoResult:
     """Who listens on one port, with the registry (if any) to name the service."""
 
     port: int
-    found: list[Listener]
+    scan: Scan
     registry: Registry | None = None
 
     @property
+    def found(self) -> list[Listener]:
+        return self.scan.listeners()
+
+    @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.OK if self.found else ExitCode.PROBLEMS
+        return ExitCode.OK if len(self.scan) else ExitCode.PROBLEMS
 
     def to_json(self) -> Any:
         return [lst.to_json() for lst in self.found]
 
     def json_chunks(self) -> Iterator[str]:
-        from portreg.host import json_chunks
-
-        return json_chunks(self.found)
+        return self.scan.json_chunks()
 
     def views(self) -> list[View]:
         from portreg.commands.scan import address, registered
 
         lines: list[str] = []
-        if not self.found:
+        found = self.found
+        if not found:
             lines.append(f"{self.port}: nothing listens (tcp or udp, any address)")
-        for lst in self.found:
+        for lst in found:
             where = f" in network namespace {lst.namespace}" if lst.namespace else ""
             head = f"{lst.port}/{lst.protocol} on {address(lst)}{where}: "
             if lst.pid is None:
@@ -72,8 +75,8 @@ class WhoResult:
 
 def run(env: Environment, args: argparse.Namespace) -> WhoResult:
     from portreg.commands.scan import load_registry
-    from portreg.host import listeners
+    from portreg.host import scan
 
     port: int = args.port
     registry = None if env.json else load_registry(env)
-    return WhoResult(port, listeners((port, port)), registry)
+    return WhoResult(port, scan((port, port)), registry)

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import _socket as socket  # not `socket`: ~2.5 ms of start-up for nothing used here
 import gc
-from collections.abc import Collection, Iterator
-from operator import itemgetter
+from collections.abc import Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -63,59 +62,144 @@ class Listener(NamedTuple):
 
 
 JSON_FIELDS = tuple(f for f in Listener._fields if f != "inode")
+# The JSON fields in three groups whose values repeat across sockets; each group's text is made
+# once per distinct value. Where a socket is, who holds it, and the rest.
+_WHERE_F, _OWNER_F, _REST_F = Listener._fields[1:4], Listener._fields[5:9], Listener._fields[9:]
+assert ("port", *_WHERE_F, *_OWNER_F, *_REST_F) == JSON_FIELDS
 
 
-def json_chunks(found: list[Listener]) -> Iterator[str]:
+def json_chunks(found: list[Listener], *, lines: bool = False) -> Iterator[str]:
     """`json.dumps([l.to_json() for l in found], indent=2) + "\n"`, the same text, in pieces.
 
+    `lines=True`: NDJSON instead, one `json.dumps(l.to_json())` per line (same keys, same
+    order), for hosts so big a consumer wants to stream. `Scan.json_chunks` makes the same text
+    without building Listener tuples.
+    """
+    return _emit(((lst[0], lst[1:4], lst[5:9], lst[9:]) for lst in found), lines=lines)
+
+
+def _emit(
+    rows: Iterable[tuple[int, tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]],
+    *,
+    lines: bool,
+) -> Iterator[str]:
+    """The JSON text of (port, where, owner, rest) rows, a few large pieces at a time.
+
     The standard encoder falls back to pure Python under `indent` (~9 us a socket, plus a
-    chunk list that doubles peak memory). Here the fields come in three groups that repeat
-    across sockets (where, owner, namespace), each group's text is built once.
+    chunk list that doubles peak memory); here each group's text is built once per distinct
+    value and only the port is formatted per socket.
     """
     import json
 
-    if not found:
-        yield "[]\n"
-        return
+    dumps = json.dumps
+    if lines:
 
-    def block(names: tuple[str, ...], values: tuple[Any, ...]) -> str:
-        return "".join(f'    "{n}": {json.dumps(v)},\n' for n, v in zip(names, values, strict=True))
+        def block(names: tuple[str, ...], values: tuple[Any, ...]) -> str:
+            return "".join(f'"{n}": {dumps(v)}, ' for n, v in zip(names, values, strict=True))
+    else:
 
-    where_f, owner_f, ns_f = Listener._fields[1:4], Listener._fields[5:9], Listener._fields[9:]
-    assert ("port", *where_f, *owner_f, *ns_f) == JSON_FIELDS
+        def block(names: tuple[str, ...], values: tuple[Any, ...]) -> str:
+            return "".join(f'    "{n}": {dumps(v)},\n' for n, v in zip(names, values, strict=True))
+
     where: dict[tuple[Any, ...], str] = {}
     owner: dict[tuple[Any, ...], str] = {}
-    ns: dict[tuple[Any, ...], str] = {}
-    last = len(found) - 1
-    batch: list[str] = ["[\n"]
-    for i, lst in enumerate(found):
-        k1, k2, k3 = lst[1:4], lst[5:9], lst[9:]
-        b1 = where.get(k1) or where.setdefault(k1, block(where_f, k1))
-        b2 = owner.get(k2) or owner.setdefault(k2, block(owner_f, k2))
-        b3 = ns.get(k3) or ns.setdefault(k3, block(ns_f, k3)[:-2] + "\n")
-        end = "  },\n" if i < last else "  }\n]\n"
-        batch.append(f'  {{\n    "port": {lst[0]},\n{b1}{b2}{b3}{end}')
+    rest: dict[tuple[Any, ...], str] = {}
+    batch: list[str] = []
+    first = True
+    for port, k1, k2, k3 in rows:
+        b1 = where.get(k1) or where.setdefault(k1, block(_WHERE_F, k1))
+        b2 = owner.get(k2) or owner.setdefault(k2, block(_OWNER_F, k2))
+        # The last field of an object has no separator after it.
+        b3 = rest.get(k3) or rest.setdefault(k3, block(_REST_F, k3)[:-2])
+        if lines:
+            batch.append(f'{{"port": {port}, {b1}{b2}{b3}}}\n')
+        else:
+            lead = "[\n" if first else ",\n"
+            batch.append(f'{lead}  {{\n    "port": {port},\n{b1}{b2}{b3}\n  }}')
+        first = False
         if len(batch) >= 2048:  # few large writes: a write per socket costs more than the text
             yield "".join(batch)
             batch.clear()
+    if not lines:
+        batch.append("[]\n" if first else "\n]\n")
     yield "".join(batch)
 
 
-def listeners(
+class Scan:
+    """What one look at the host found: the kernel's records, their holders, sorted by port.
+
+    `listeners()` makes Listener tuples (tables, the registry checks); `json_chunks()` writes
+    the same JSON straight from the records, without them: a 20,000-socket scan would spend
+    more making tuples than the kernel spends dumping the sockets. Address text, owners
+    (process, cmdline, user) and holder lists are made once per distinct value.
+    """
+
+    __slots__ = ("_addresses", "_every", "_first", "_owners", "_raws")
+
+    def __init__(
+        self,
+        raws: list[tuple[Raw, str | None]],
+        first: dict[int, int],
+        more: dict[int, list[int]],
+    ) -> None:
+        from portreg.host import _proc
+
+        ntop = socket.inet_ntop
+        self._addresses = {
+            addr: ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
+            for addr in {raw[2] for raw, _ in raws}
+        }
+        self._first = first
+        self._every = {ino: (first[ino], *pids) for ino, pids in more.items()}
+        owners: dict[tuple[int | None, int], tuple[str | None, str | None, str | None]] = {}
+        for pid, uid in {(first.get(raw[4]), raw[5]) for raw, _ in raws}:
+            if pid is None:
+                owners[(pid, uid)] = (None, None, _proc.user_name(uid))
+            else:
+                o = _proc.owner(pid)
+                owners[(pid, uid)] = (o.process, o.cmdline, o.user or _proc.user_name(uid))
+        self._owners = owners
+        self._raws = _sorted(raws, self._addresses)
+
+    def __len__(self) -> int:
+        return len(self._raws)
+
+    def _rows(self) -> Iterator[tuple[Any, ...]]:
+        """(port, protocol, address, family, inode, pid, process, cmdline, user, namespace,
+        uid, dual_stack, pids) per socket: Listener's fields, in order."""
+        addresses, owners, hget, pget = (
+            self._addresses,
+            self._owners,
+            self._first.get,
+            self._every.get,
+        )
+        for (proto, family, addr, port, inode, uid, v6only), namespace in self._raws:
+            text = addresses[addr]
+            pid = hget(inode)
+            dual = False if family == "ipv4" else None if v6only is None else (
+                not v6only and text == "::"
+            )  # fmt: skip
+            yield (port, proto, text, family, inode, pid, *owners[(pid, uid)], namespace, uid,
+                   dual, pget(inode) or ((pid,) if pid is not None else ()))  # fmt: skip
+
+    def listeners(self) -> list[Listener]:
+        new = tuple.__new__
+        return [new(Listener, row) for row in self._rows()]
+
+    def json_chunks(self, *, lines: bool = False) -> Iterator[str]:
+        """The text `json_chunks(self.listeners())` gives, without the Listener tuples."""
+        return _emit(((r[0], r[1:4], r[5:9], r[9:]) for r in self._rows()), lines=lines)
+
+
+def scan(
     port_range: tuple[int, int] | None = None,
     *,
     owners: bool = True,
     namespaces: bool = True,
     ports: Collection[int] | None = None,
-) -> list[Listener]:
+) -> Scan:
     """Every listening TCP socket and unconnected UDP socket, IPv4 and IPv6, in every network
-    namespace this process can see, sorted by port.
-
-    `owners=False` skips the /proc/*/fd walk (pid, process, cmdline stay None), the costly part;
-    the walk also never runs when nothing listens. `namespaces=False` looks at the caller's own
-    network namespace only (no /proc/<pid>/ns/net stat per process, no /proc/<pid>/net reads).
-    `ports` keeps only those port numbers of `port_range` (before owners are looked up).
-    """
+    namespace this process can see, sorted by port (see `listeners` for the options)."""
     from portreg.host import _netlink, _proc, _procnet
 
     try:
@@ -137,74 +221,70 @@ def listeners(
                 )
     if ports is not None:
         raws = [r for r in raws if r[0][3] in ports]
+    first: dict[int, int] = {}
+    more: dict[int, list[int]] = {}
     if not raws:
-        return []
-
+        return Scan(raws, first, more)
     gc_was_on = gc.isenabled()
     gc.disable()  # tens of thousands of fresh tuples would set off full collections for nothing
     try:
-        first: dict[int, int] = {}
-        more: dict[int, list[int]] = {}
         wanted = {raw[4] for raw, _ in raws if raw[4]}
         if owners and wanted:
             first, more = _proc.socket_holders(
                 wanted, _proc.pids() if all_pids is None else all_pids
             )
-        return _build(raws, first, more)
+        return Scan(raws, first, more)
     finally:
         if gc_was_on:
             gc.enable()
 
 
-def _build(
-    raws: list[tuple[Raw, str | None]], first: dict[int, int], more: dict[int, list[int]]
+def listeners(
+    port_range: tuple[int, int] | None = None,
+    *,
+    owners: bool = True,
+    namespaces: bool = True,
+    ports: Collection[int] | None = None,
 ) -> list[Listener]:
-    """Listener tuples, sorted by port. Many sockets share a few addresses and owners: each
-    address text and each owner's (process, cmdline, user) is made once."""
-    from portreg.host import _proc
+    """Every listening TCP socket and unconnected UDP socket, IPv4 and IPv6, in every network
+    namespace this process can see, sorted by port.
 
-    ntop = socket.inet_ntop
-    addresses = {
-        addr: ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
-        for addr in {raw[2] for raw, _ in raws}
-    }
-    owners: dict[tuple[int | None, int], tuple[str | None, str | None, str | None]] = {}
-    every = {ino: (first[ino], *pids) for ino, pids in more.items()}
-    for pid, uid in {(first.get(raw[4]), raw[5]) for raw, _ in raws}:
-        if pid is None:
-            owners[(pid, uid)] = (None, None, _proc.user_name(uid))
-        else:
-            o = _proc.owner(pid)
-            owners[(pid, uid)] = (o.process, o.cmdline, o.user or _proc.user_name(uid))
-    new, hget, pget = tuple.__new__, first.get, every.get
-    out = [
-        new(
-            Listener,
-            (
-                port,
-                proto,
-                (text := addresses[addr]),
-                family,
-                inode,
-                (pid := hget(inode)),
-                *owners[(pid, uid)],
-                namespace,
-                uid,
-                False
-                if family == "ipv4"
-                else None
-                if v6only is None
-                else (not v6only and text == "::"),
-                pget(inode) or ((pid,) if pid is not None else ()),
-            ),
-        )
-        for (proto, family, addr, port, inode, uid, v6only), namespace in raws
-    ]
-    out.sort(key=_ORDER)
-    return out
+    `owners=False` skips the /proc/*/fd walk (pid, process, cmdline stay None), the costly part;
+    the walk also never runs when nothing listens. `namespaces=False` looks at the caller's own
+    network namespace only (no /proc/<pid>/ns/net stat per process, no /proc/<pid>/net reads).
+    `ports` keeps only those port numbers of `port_range` (before owners are looked up).
+    """
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return scan(port_range, owners=owners, namespaces=namespaces, ports=ports).listeners()
+    finally:
+        if gc_was_on:
+            gc.enable()
 
 
-_ORDER = itemgetter(0, 1, 3, 2, 4)  # port, protocol, family, address, inode (unique)
+_PROTO = {"tcp": 0, "udp": 1}
+_FAMILY = {"ipv4": 0, "ipv6": 1}
+
+
+def _sorted(
+    raws: list[tuple[Raw, str | None]], addresses: dict[bytes, str]
+) -> list[tuple[Raw, str | None]]:
+    """The records ordered by (port, protocol, family, address text, inode), as `ss` lists
+    them, by one integer key each: comparing ints is several times cheaper than tuples, and
+    the few distinct address texts are ranked once."""
+    rank = {addr: i for i, addr in enumerate(sorted(addresses, key=addresses.__getitem__))}
+    width = max(len(rank), 1)
+    n = len(raws)
+    shift = n.bit_length()
+    keys = [
+        ((((((r[3] << 1 | _PROTO[r[0]]) << 1 | _FAMILY[r[1]]) * width + rank[r[2]]) << 64)
+          | r[4]) << shift) | i
+        for i, (r, _) in enumerate(raws)
+    ]  # fmt: skip
+    keys.sort()
+    mask = (1 << shift) - 1
+    return [raws[k & mask] for k in keys]
 
 
 def live_ports(port_range: tuple[int, int] | None = None) -> set[int]:
