@@ -29,11 +29,12 @@ import time
 from typing import Any
 
 from portreg.server.metrics import ASGIApp, Receive, Scope, Send
-from portreg.server.state import State
+from portreg.server.state import ALL_SERVICES, State
 
 PREFIX = "/api/v1/services/"
 ROUTE = "/api/v1/services/{sid}"
 ASSIGN = "/api/v1/assignments"
+LIST = "/api/v1/services"
 _JSON = (b"content-type", b"application/json")
 MAX_ASSIGN_BODY = 64 * 1024  # an assignment request is a few hundred bytes
 
@@ -52,18 +53,17 @@ class FastReads:
         ):
             sid = scope["path"][len(PREFIX) :]
             body = self.st.cache.details.get(sid) if sid and "/" not in sid else None
-            if body is not None and (self.st.settings.read_auth != "token" or self._may(scope)):
-                start = time.perf_counter()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [_JSON, (b"content-length", b"%d" % len(body))],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                self.st.metrics.observe("GET", ROUTE, 200, time.perf_counter() - start)
-                return
+            await self._cached(scope, receive, send, body, ROUTE)
+            return
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] == LIST
+            and not scope.get("query_string")
+            and not scope.get("root_path")
+        ):
+            await self._cached(scope, receive, send, self.st.cache.lists.get(ALL_SERVICES), LIST)
+            return
         if (
             scope["type"] == "http"
             and scope["method"] == "POST"
@@ -71,6 +71,19 @@ class FastReads:
             and not scope.get("root_path")
         ):
             await self._assign(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _cached(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes | None, route: str
+    ) -> None:
+        """A cached body when there is one and the caller may read; else the route."""
+        if body is not None and (self.st.settings.read_auth != "token" or self._may(scope)):
+            start = time.perf_counter()
+            headers = [_JSON, (b"content-length", b"%d" % len(body))]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            self.st.metrics.observe("GET", route, 200, time.perf_counter() - start)
             return
         await self.app(scope, receive, send)
 

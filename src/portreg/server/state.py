@@ -20,6 +20,9 @@ from portreg.server.events import Broker
 from portreg.server.metrics import Metrics
 from portreg.server.settings import Settings
 
+MAX_LISTS = 64
+ALL_SERVICES: tuple[object, ...] = (None, None, None, None, 0)  # GET /services, no query
+
 
 @dataclass
 class ReadCache:
@@ -33,7 +36,17 @@ class ReadCache:
     epoch: int = 0
     registry: Registry | None = None
     details: dict[str, bytes] = field(default_factory=dict)
+    # GET /services bodies by their resolved query (environment, status, q, limit, offset);
+    # bounded, since every query string a client invents would otherwise stay.
+    lists: dict[tuple[object, ...], bytes] = field(default_factory=dict)
     generation: int = 0  # highest event id applied
+
+    def keep_list(self, key: tuple[object, ...], body: bytes, epoch: int) -> None:
+        if epoch != self.epoch:
+            return  # computed across a write: not kept
+        if len(self.lists) >= MAX_LISTS:
+            self.lists.clear()
+        self.lists[key] = body
 
     def invalidate(self, event_id: int) -> None:
         if event_id > self.generation or event_id == 0:
@@ -41,6 +54,7 @@ class ReadCache:
             self.epoch += 1
             self.registry = None
             self.details = {}
+            self.lists = {}
 
 
 @dataclass

@@ -12,7 +12,7 @@ from portreg.ops import Outcome as CoreOutcome
 from portreg.ops import Stamp
 from portreg.server import commit, queries
 from portreg.server.deps import Reader, Writer
-from portreg.server.responses import ERRORS, json_response
+from portreg.server.responses import ERRORS, json_response, payload
 from portreg.server.schemas import (
     Moved,
     MoveIn,
@@ -39,15 +39,21 @@ async def list_services(
     limit: Annotated[int | None, Query(ge=0, le=100000)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
-    rows = queries.service_rows(
-        await queries.registry_of(st),
-        environment=environment,
-        status=status,
-        q=q,
-        limit=limit,
-        offset=offset,
-    )
-    return json_response(rows)
+    key = (environment or None, status or None, q or None, limit, offset)
+    body = st.cache.lists.get(key)
+    if body is None:
+        epoch = st.cache.epoch
+        rows = queries.service_rows(
+            await queries.registry_of(st),
+            environment=environment,
+            status=status,
+            q=q,
+            limit=limit,
+            offset=offset,
+        )
+        body = payload(rows)
+        st.cache.keep_list(key, body, epoch)
+    return Response(body, media_type="application/json")
 
 
 @router.get(
