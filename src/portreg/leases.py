@@ -138,7 +138,8 @@ def _save(data: dict[str, Any], leases: list[Lease]) -> None:
 def settle(leases: list[Lease], now: float, cool: float) -> list[Lease]:
     """End leases whose holder died or ttl ran out; drop those that have cooled down."""
     out: list[Lease] = []
-    for lease in leases:
+    for held in leases:
+        lease = held
         if lease.released is None:
             dead = (lease.expires is not None and now >= lease.expires) or (
                 lease.pid is not None and start_time(lease.pid) != lease.start
