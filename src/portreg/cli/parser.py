@@ -94,6 +94,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "lease",
     "leases",
+    "worktree",
 )
 
 
@@ -261,6 +262,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--ttl", type=_positive, default=3600, metavar="S", help="seconds to hold it (default 3600)"
     )
     p.add_argument("--name", default="", metavar="N", help="a label for the lease")
+
+    p = cmd("worktree", "this git worktree's own ports, written to its .env", report=True)
+    p.add_argument(
+        "action", nargs="?", choices=("prune",), default=None, help="prune: free removed worktrees"
+    )
+    p.add_argument("--shell", action="store_true", help="print export lines; write nothing")
 
     cmd("leases", "the live leases on this host (active and cooling)", report=True)
     return parser
