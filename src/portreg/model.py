@@ -16,6 +16,9 @@ TRANSPORTS: tuple[str, ...] = ("tcp", "udp")
 RESERVED_STATUSES = frozenset({"planned", "reserved"})
 
 DEFAULT_RANGE = (53000, 54999)
+# Leases (`portreg run`, `lease`, the pytest plugin) come from their own band: below Linux's
+# default ephemeral range (32768-60999), apart from the assignment range.
+DEFAULT_LEASE_RANGE = (20000, 29999)
 # The seed's two lists of standard ports ("avoiding common ports", "Avoid Standard Ports").
 DEFAULT_AVOID: tuple[int, ...] = (22, 25, 53, 80, 443, 3000, 3306, 5000, 5432, 5672, 6379,
                                   8000, 8080, 8443, 9000, 9092, 27017)  # fmt: skip
@@ -121,6 +124,7 @@ class Policy:
     step: int = 1
     audit_interval_days: int = DEFAULT_AUDIT_INTERVAL_DAYS
     last_audit: date | None = None
+    lease_range: tuple[int, int] = DEFAULT_LEASE_RANGE
 
     def in_range(self, port: int) -> bool:
         return self.range_start <= port <= self.range_end

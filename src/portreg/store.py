@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from portreg.errors import PortregError
 from portreg.model import (
+    DEFAULT_LEASE_RANGE,
     DEFAULT_TITLE,
     PORT_MAX,
     PORT_MIN,
@@ -245,7 +246,17 @@ class _Reader:
             raise self.fail("policy.last_audit", f"expected a date, got {last!r}")
         if isinstance(last, datetime):
             last = last.date()
-        return Policy(rng[0], rng[1], tuple(avoid), step, interval, last)
+        lease = raw.get("lease_range", list(default.lease_range))
+        if (
+            not isinstance(lease, list)
+            or len(lease) != 2
+            or not all(isinstance(p, int) and PORT_MIN <= p <= PORT_MAX for p in lease)
+            or lease[0] > lease[1]
+        ):
+            raise self.fail(
+                "policy.lease_range", f"expected [start, end] within 1-65535, got {lease!r}"
+            )
+        return Policy(rng[0], rng[1], tuple(avoid), step, interval, last, (lease[0], lease[1]))
 
     def service(self, sid: str, raw: Any) -> Service:
         where = f"services.{sid}"
@@ -362,6 +373,8 @@ def to_data(registry: Registry) -> dict[str, Any]:
         "step": p.step,
         "audit_interval_days": p.audit_interval_days,
     }
+    if p.lease_range != DEFAULT_LEASE_RANGE:
+        policy["lease_range"] = list(p.lease_range)
     if p.last_audit is not None:
         policy["last_audit"] = p.last_audit
     data: dict[str, Any] = {

@@ -91,6 +91,10 @@ COMMANDS: tuple[str, ...] = (
     "token",
     "push",
     "pull",
+    "run",
+    "lease",
+    "leases",
+    "worktree",
 )
 
 
@@ -251,6 +255,26 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("url", metavar="URL")
     p = cmd("pull", "copy a server's registry into the local ports.toml")
     p.add_argument("url", metavar="URL")
+
+    p = cmd("run", "lend a command a port in $PORT for its lifetime (portreg run -- CMD ...)")
+    p.add_argument("--name", default="", metavar="N", help="a label for the lease (default: CMD)")
+    p.add_argument(
+        "cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command to run"
+    )
+
+    p = cmd("lease", "hold a port beyond one command (prints the port alone)", report=True)
+    p.add_argument(
+        "--ttl", type=_positive, default=3600, metavar="S", help="seconds to hold it (default 3600)"
+    )
+    p.add_argument("--name", default="", metavar="N", help="a label for the lease")
+
+    p = cmd("worktree", "this git worktree's own ports, written to its .env", report=True)
+    p.add_argument(
+        "action", nargs="?", choices=("prune",), default=None, help="prune: free removed worktrees"
+    )
+    p.add_argument("--shell", action="store_true", help="print export lines; write nothing")
+
+    cmd("leases", "the live leases on this host (active and cooling)", report=True)
     return parser
 
 
