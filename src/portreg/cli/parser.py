@@ -91,6 +91,7 @@ COMMANDS: tuple[str, ...] = (
     "token",
     "push",
     "pull",
+    "mcp",
 )
 
 
@@ -241,6 +242,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     t.add_argument("--scope", choices=("read", "write"), required=True)
     t.add_argument("--name", default="", help="a label for the token")
     t.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
+
+    p = cmd("mcp", "serve the registry to coding agents (Model Context Protocol over stdio)")
+    p.set_defaults(module="portreg.mcp")
+    p.add_argument(
+        "--read-only", action="store_true", help="leave out assign, reserve, release, lease, move"
+    )
 
     p = cmd("push", "copy the local ports.toml to a server")
     p.add_argument("url", metavar="URL")
