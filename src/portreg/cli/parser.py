@@ -219,8 +219,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = cmd("sync", "bring generated and rewritten files in line with the registry", report=True)
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 on drift")
 
-    p = cmd("render", "print the registry as a Markdown page, JSON or a topology diagram")
-    p.add_argument("--format", choices=("markdown", "json", "topology"), default="markdown")
+    p = cmd("render", "print the registry as a page, JSON, a diagram, devcontainer.json, Caddyfile")
+    p.add_argument(
+        "--format",
+        choices=("markdown", "json", "topology", "devcontainer", "caddy"),
+        default="markdown",
+        help="what to print (default: markdown)",
+    )
+    p.add_argument(
+        "--domain",
+        default="localhost",
+        metavar="DOMAIN",
+        help="caddy: serve each service as SERVICE.DOMAIN (default: localhost)",
+    )
 
     p = cmd("refs", "every other mention of a port in the repository", report=True)
     p.add_argument("port", type=_port, metavar="PORT")
