@@ -240,10 +240,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true", help="write ip_local_reserved_ports (root)")
 
     p = cmd("serve", "run the central registry server (FastAPI + Uvicorn)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_port, default=54000)
-    p.add_argument("--workers", type=_positive, default=1)
-    p.add_argument("--reload", action="store_true")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument(
+        "--port", type=_port, default=54000, metavar="N", help="port to listen on (default: 54000)"
+    )
+    p.add_argument(
+        "--workers", type=_positive, default=1, metavar="N", help="Uvicorn worker processes"
+    )
+    p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
     p.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
 
     p = cmd("token", "manage API tokens of the server")
