@@ -28,7 +28,7 @@ def test_command_names_and_exit_codes() -> None:
     assert COMMANDS == (
         "init", "import", "list", "show", "add", "assign", "reserve", "release", "move",
         "check", "who", "scan", "audit", "sync", "render", "refs", "protect", "serve", "token",
-        "push", "pull",
+        "push", "pull", "mcp", "completion",
     )  # fmt: skip
     assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("PROBLEMS", 1), ("BAD_INPUT", 2)]
 
@@ -37,8 +37,11 @@ def test_every_command_has_a_module_with_run() -> None:
     import importlib
 
     for name in COMMANDS:
-        module = importlib.import_module(f"portreg.commands.{name}_" if name in ("import", "list")
-                                         else f"portreg.commands.{name}")  # fmt: skip
+        if name == "mcp":  # above the CLI's layer: it runs the CLI in-process
+            module = importlib.import_module("portreg.mcp")
+        else:
+            suffix = "_" if name in ("import", "list") else ""
+            module = importlib.import_module(f"portreg.commands.{name}{suffix}")
         assert callable(module.run), name
 
 

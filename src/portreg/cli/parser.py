@@ -93,7 +93,6 @@ COMMANDS: tuple[str, ...] = (
     "pull",
     "mcp",
     "completion",
-    "__complete",
 )
 
 
@@ -295,7 +294,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "shell", choices=("bash", "zsh", "fish"), metavar="SHELL", help="bash, zsh or fish"
     )
 
-    if only in (None, "__complete"):  # hidden: no help, so it is not listed
+    if only is None:  # hidden (no help, so not listed); not in COMMANDS, so `only` is None
         p = sub.add_parser("__complete", parents=[common])
         p.set_defaults(module="complete_")
         p.add_argument("what", choices=("services",), help="what to list")
