@@ -290,6 +290,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
 
     p = cmd("completion", "print a shell completion script (bash, zsh, fish)")
+    p.set_defaults(module="portreg.cli.completion")  # it reads this parser: in the CLI's layer
     p.add_argument(
         "shell", choices=("bash", "zsh", "fish"), metavar="SHELL", help="bash, zsh or fish"
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 
 from portreg.environment import Environment
-from portreg.errors import PortregError
 from portreg.views import Simple
 
 SERVICE_COMMANDS = ("show", "assign", "reserve", "release", "move", "add")
@@ -91,14 +90,3 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
     else:
         text = _fish(options)
     return Simple(text=(text.rstrip("\n"),))
-
-
-def services(env: Environment, args: argparse.Namespace) -> Simple:
-    """Service ids, one a line; nothing (not an error) when there is no registry here."""
-    from portreg.backend import open_backend
-
-    try:
-        registry = open_backend(env).load()
-    except PortregError:
-        return Simple()
-    return Simple(text=tuple(registry.services))
