@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's run command: import the seed page into demo/ports.toml, show it, assign a port,
-# render the page, then serve it (SQLite, no other service) until Ctrl-C.
+# render the page, then serve it (SQLite, no other service) until Ctrl-C. PORT=N picks the port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P="$PWD/.venv/bin/portreg"
@@ -21,10 +21,12 @@ echo "== portreg render > demo/SERVICES.md ($(wc -l < SERVICES.md) lines)"
 
 PORT="${PORT:-54000}"
 if ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $PORT))" 2>/dev/null; then
-    echo "== 54000 is taken here; who holds it:"
+    echo "== $PORT is taken here; who holds it:"
     "$P" who "$PORT" || true
-    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    echo "   serving on $PORT instead"
+    # The fallback comes from the registry's own rules (range, avoid list, live host), recorded in
+    # the demo's ports.toml like any other service, not a random ephemeral port.
+    PORT=$("$P" assign portreg-server --protocol http)
+    echo "   portreg assign portreg-server chose $PORT: serving on $PORT instead (or run PORT=N make demo)"
 fi
 echo "== portreg serve: page http://127.0.0.1:$PORT/  API http://127.0.0.1:$PORT/api/v1/services  (Ctrl-C stops)"
 PORTREG_SEED="$PWD/ports.toml" exec "$P" serve --host 127.0.0.1 --port "$PORT"

@@ -28,7 +28,7 @@ def test_command_names_and_exit_codes() -> None:
     assert COMMANDS == (
         "init", "import", "list", "show", "add", "assign", "reserve", "release", "move",
         "check", "who", "scan", "audit", "sync", "render", "refs", "protect", "serve", "token",
-        "push", "pull", "run", "lease", "leases", "worktree",
+        "push", "pull", "run", "lease", "leases", "worktree", "mcp", "completion",
     )  # fmt: skip
     assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("PROBLEMS", 1), ("BAD_INPUT", 2)]
 
@@ -37,8 +37,13 @@ def test_every_command_has_a_module_with_run() -> None:
     import importlib
 
     for name in COMMANDS:
-        module = importlib.import_module(f"portreg.commands.{name}_" if name in ("import", "list")
-                                         else f"portreg.commands.{name}")  # fmt: skip
+        if name in ("mcp", "completion"):  # they use the CLI itself, so they live above it
+            module = importlib.import_module(
+                "portreg.mcp" if name == "mcp" else "portreg.cli.completion"
+            )
+        else:
+            suffix = "_" if name in ("import", "list") else ""
+            module = importlib.import_module(f"portreg.commands.{name}{suffix}")
         assert callable(module.run), name
 
 

@@ -64,7 +64,9 @@ def run(env: object, argv: list[str]) -> int:
             args = build_parser(argv).parse_args(argv)
         env.registry_option = args.registry
         env.json = bool(getattr(args, "json", False) or getattr(args, "ndjson", False))
-        module = importlib.import_module(f"portreg.commands.{args.module}")
+        # A dotted name is a command outside portreg.commands (`mcp`, above the CLI's layer).
+        name = args.module if "." in args.module else f"portreg.commands.{args.module}"
+        module = importlib.import_module(name)
         result = module.run(env, args)
         emit(env, result)
         return int(result.exit_code)

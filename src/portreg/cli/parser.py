@@ -95,6 +95,8 @@ COMMANDS: tuple[str, ...] = (
     "lease",
     "leases",
     "worktree",
+    "mcp",
+    "completion",
 )
 
 
@@ -136,7 +138,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
 
     parser = _Parser(prog="portreg", description="A services-and-ports registry.")
-    parser.add_argument("--registry", metavar="PATH|URL", default=None)
+    parser.add_argument(
+        "--registry",
+        metavar="PATH|URL",
+        default=None,
+        help="ports.toml or a server URL (default: $PORTREG_REGISTRY, else the nearest ports.toml)",
+    )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -156,7 +163,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     p = cmd("init", "create ports.toml with the seed's defaults")
     p.add_argument("--project", default="", help="project name")
-    p.add_argument("--range", type=_range, default=None, metavar="A-B")
+    p.add_argument(
+        "--range",
+        type=_range,
+        default=None,
+        metavar="A-B",
+        help="the assignment range, two ports such as 53000-54999",
+    )
 
     p = cmd(
         "import",
@@ -164,54 +177,62 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         module="import_",
         report=True,
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="Markdown page, compose file or .env")
 
     p = cmd("list", "list services and their ports", module="list_", report=True)
     p.add_argument("--env", **env_kw)
 
     p = cmd("show", "everything recorded about one service", report=True)
-    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("service", metavar="SERVICE", help="service id or name")
 
     p = cmd("add", "record a service on a port you chose", report=True)
-    p.add_argument("service", metavar="SERVICE")
-    p.add_argument("--port", type=_port, required=True, metavar="N")
+    p.add_argument("service", metavar="SERVICE", help="service id or name")
+    p.add_argument("--port", type=_port, required=True, metavar="N", help="the port (1-65535)")
     p.add_argument("--env", default="development", **env_kw)
     p.add_argument("--protocol", default=None, metavar="P", help="http, postgres, redis, tcp, …")
-    p.add_argument("--transport", choices=("tcp", "udp"), default=None)
-    p.add_argument("--status", choices=STATUSES, default=None)
-    p.add_argument("--notes", default=None, metavar="TEXT")
+    p.add_argument("--transport", choices=("tcp", "udp"), default=None, help="tcp or udp")
+    p.add_argument("--status", choices=STATUSES, default=None, help=", ".join(STATUSES))
+    p.add_argument("--notes", default=None, metavar="TEXT", help="free text")
     p.add_argument("--force", action="store_true", help="record a known exception to the policy")
 
     p = cmd("assign", "give a service the next free port (prints the port alone)", report=True)
-    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("service", metavar="SERVICE", help="service id or name")
     p.add_argument("--env", default="development", **env_kw)
-    p.add_argument("--protocol", default=None, metavar="P")
-    p.add_argument("--transport", choices=("tcp", "udp"), default=None)
+    p.add_argument("--protocol", default=None, metavar="P", help="http, postgres, redis, tcp, …")
+    p.add_argument("--transport", choices=("tcp", "udp"), default=None, help="tcp or udp")
 
     p = cmd("reserve", "keep a port for a planned service", report=True)
-    p.add_argument("service", metavar="SERVICE")
-    p.add_argument("--port", type=_port, default=None, metavar="N")
-    p.add_argument("--purpose", default="", metavar="TEXT")
+    p.add_argument("service", metavar="SERVICE", help="service id or name")
+    p.add_argument(
+        "--port", type=_port, default=None, metavar="N", help="this port, not the next free"
+    )
+    p.add_argument("--purpose", default="", metavar="TEXT", help="what it is kept for")
     p.add_argument("--env", default="development", **env_kw)
 
     p = cmd("release", "free a service's port (one environment, or the whole service)", report=True)
-    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("service", metavar="SERVICE", help="service id or name")
     p.add_argument("--env", default=None, **env_kw)
 
     p = cmd("move", "the change procedure: move a service to a new port everywhere", report=True)
-    p.add_argument("service", metavar="SERVICE")
-    p.add_argument("port", type=_port, metavar="PORT")
-    p.add_argument("--reason", required=True, metavar="TEXT")
+    p.add_argument("service", metavar="SERVICE", help="service id or name")
+    p.add_argument("port", type=_port, metavar="PORT", help="the new port (1-65535)")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the change log")
     p.add_argument("--env", default="development", **env_kw)
 
     p = cmd("check", "is a port free, registered, allowed, in use?", report=True)
-    p.add_argument("ports", nargs="+", type=_port, metavar="PORT")
+    p.add_argument("ports", nargs="+", type=_port, metavar="PORT", help="ports (1-65535)")
 
     p = cmd("who", "which process holds a port (never kills anything)", report=True)
-    p.add_argument("port", type=_port, metavar="PORT")
+    p.add_argument("port", type=_port, metavar="PORT", help="a port (1-65535)")
 
     p = cmd("scan", "what is listening on this host", report=True)
-    p.add_argument("--range", type=_range, default=None, metavar="A-B")
+    p.add_argument(
+        "--range",
+        type=_range,
+        default=None,
+        metavar="A-B",
+        help="only ports A to B, e.g. 53000-54999 (default: all)",
+    )
     p.add_argument(
         "--ndjson",
         action="store_true",
@@ -220,41 +241,78 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     p = cmd("audit", "the monthly audit checklist, against the live host", report=True)
     p.add_argument("--health", action="store_true", help="run each service's health check")
-    p.add_argument("--fail-on", choices=("warning", "error"), default="error")
+    p.add_argument(
+        "--fail-on",
+        choices=("warning", "error"),
+        default="error",
+        help="exit 1 from this severity up (default: error)",
+    )
     p.add_argument("--record", action="store_true", help="record today as the last audit")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per health check")
 
     p = cmd("sync", "bring generated and rewritten files in line with the registry", report=True)
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 on drift")
 
-    p = cmd("render", "print the registry as a Markdown page, JSON or a topology diagram")
-    p.add_argument("--format", choices=("markdown", "json", "topology"), default="markdown")
+    p = cmd("render", "print the registry as a page, JSON, a diagram, devcontainer.json, Caddyfile")
+    p.add_argument(
+        "--format",
+        choices=("markdown", "json", "topology", "devcontainer", "caddy"),
+        default="markdown",
+        help="what to print (default: markdown)",
+    )
+    p.add_argument(
+        "--domain",
+        default="localhost",
+        metavar="DOMAIN",
+        help="caddy: serve each service as SERVICE.DOMAIN (default: localhost)",
+    )
 
     p = cmd("refs", "every other mention of a port in the repository", report=True)
-    p.add_argument("port", type=_port, metavar="PORT")
+    p.add_argument("port", type=_port, metavar="PORT", help="a port (1-65535)")
 
     p = cmd("protect", "keep the kernel's ephemeral ports off registered ones", report=True)
     p.add_argument("--apply", action="store_true", help="write ip_local_reserved_ports (root)")
 
     p = cmd("serve", "run the central registry server (FastAPI + Uvicorn)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_port, default=54000)
-    p.add_argument("--workers", type=_positive, default=1)
-    p.add_argument("--reload", action="store_true")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument(
+        "--port", type=_port, default=54000, metavar="N", help="port to listen on (default: 54000)"
+    )
+    p.add_argument(
+        "--workers", type=_positive, default=1, metavar="N", help="Uvicorn worker processes"
+    )
+    p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
     p.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
 
     p = cmd("token", "manage API tokens of the server")
     tsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     tsub.required = True
     t = tsub.add_parser("create", help="create a token (prints it alone)")
-    t.add_argument("--scope", choices=("read", "write"), required=True)
+    t.add_argument("--scope", choices=("read", "write"), required=True, help="read or write")
     t.add_argument("--name", default="", help="a label for the token")
     t.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
 
+    p = cmd("mcp", "serve the registry to coding agents (Model Context Protocol over stdio)")
+    p.set_defaults(module="portreg.mcp")
+    p.add_argument(
+        "--read-only", action="store_true", help="leave out assign, reserve, release, lease, move"
+    )
+
+    p = cmd("completion", "print a shell completion script (bash, zsh, fish)")
+    p.set_defaults(module="portreg.cli.completion")  # it reads this parser: in the CLI's layer
+    p.add_argument(
+        "shell", choices=("bash", "zsh", "fish"), metavar="SHELL", help="bash, zsh or fish"
+    )
+
+    if only is None:  # hidden (no help, so not listed); not in COMMANDS, so `only` is None
+        p = sub.add_parser("__complete", parents=[common])
+        p.set_defaults(module="complete_")
+        p.add_argument("what", choices=("services",), help="what to list")
+
     p = cmd("push", "copy the local ports.toml to a server")
-    p.add_argument("url", metavar="URL")
+    p.add_argument("url", metavar="URL", help="the server, e.g. http://host:54000")
     p = cmd("pull", "copy a server's registry into the local ports.toml")
-    p.add_argument("url", metavar="URL")
+    p.add_argument("url", metavar="URL", help="the server, e.g. http://host:54000")
 
     p = cmd("run", "lend a command a port in $PORT for its lifetime (portreg run -- CMD ...)")
     p.add_argument("--name", default="", metavar="N", help="a label for the lease (default: CMD)")

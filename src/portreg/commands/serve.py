@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 def run(env: Environment, args: argparse.Namespace) -> Simple:
     from portreg.commands import _database
 
+    # Before any database work: a busy port must leave no portreg.db (or its lock) behind.
+    _ensure_bindable(args.host, args.port)
     env_file = getattr(args, "env_file", None)
     settings = _database.settings("the server", env_file)
     import uvicorn
@@ -61,3 +63,22 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
 
         uvicorn.run(create_app(settings), **common)
     return Simple()
+
+
+def _ensure_bindable(host: str, port: int) -> None:
+    """One `error:` line when the address is taken, instead of Uvicorn's traceback after the
+    database was created. SO_REUSEADDR as Uvicorn binds, so a TIME_WAIT port still counts free."""
+    import socket
+
+    from portreg.errors import PortregError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortregError(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc} "
+                f"(see `portreg who {port}`, or pass --port N)"
+            ) from None
