@@ -7,7 +7,8 @@ nothing worth noticing. Both servers run side by side on the seed (one Uvicorn w
 pinned to one core, SQLite), are warmed up, then measured interleaved: ROUNDS × REQUESTS
 sequential keep-alive requests per path; the ratio is the median of the per-round ratios.
 
-Run: .venv/bin/python benchmarks/bench_api_reads.py [BASELINE_REV]   (default: main)
+Run: .venv/bin/python benchmarks/bench_api_reads.py [BASELINE_REV]   (default: main; give the
+revision before the change you measure, e.g. the merge base)
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seed" / "000_b428bf5ed223d624.txt"
+SEED = next(
+    (
+        d / "shared" / "seed" / "000_b428bf5ed223d624.txt"
+        for d in (ROOT.parent, ROOT.parent.parent)  # /work/main or /work/wt/NAME
+        if (d / "shared" / "seed" / "000_b428bf5ed223d624.txt").exists()
+    ),
+    ROOT / "missing-seed",
+)
 PATHS = (
     "/api/v1/services",
     "/api/v1/policy",
