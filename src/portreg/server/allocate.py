@@ -123,6 +123,32 @@ async def assign(
     return Written(body, evs, created=True)
 
 
+class RangeHint:
+    """The policy range a worker last learned from the database, trusted for one second.
+
+    A policy changes only by import; one second is the staleness this worker's cached reads
+    are allowed too (PORTREG_POLL_SECONDS). A stale range would leave ports live outside it
+    unscanned, so it expires rather than waiting to be told."""
+
+    TRUST_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._range: tuple[int, int] | None = None
+        self._at = 0.0
+
+    def get(self) -> tuple[int, int] | None:
+        import time
+
+        if self._range is None or time.monotonic() - self._at > self.TRUST_SECONDS:
+            return None
+        return self._range
+
+    def learn(self, lo: int, hi: int) -> None:
+        import time
+
+        self._range, self._at = (lo, hi), time.monotonic()
+
+
 ID_MARK, PORT_MARK = 987654320, 987654321  # stand-ins the function replaces in the payload
 
 
@@ -149,6 +175,7 @@ async def assign_pg(
     transport: str | None,
     reason: str,
     live: Callable[[tuple[int, int]], Awaitable[Collection[int]]] | None = None,
+    span: RangeHint | None = None,
 ) -> Written:
     """`assign` on PostgreSQL: the `portreg_assign` function (migrations 0003, 0004) in
     autocommit — lock, pick, insert, record in one statement, so the write lock is held only
@@ -170,6 +197,11 @@ async def assign_pg(
     )
     new_only = True
     found: list[int] | None = None if live is not None else []  # NULL: not looked at yet
+    known = span.get() if span is not None else None
+    if live is not None and known is not None:
+        # The policy's range as this worker last learned it: scanned before the call, so the
+        # function can lock and pick at once (one round trip instead of two).
+        found = sorted(await live(known))
     async with engine.connect() as plain:
         conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
         for _ in range(6):
@@ -210,6 +242,8 @@ async def assign_pg(
                     template = existing.with_port(environment, PORT_MARK)
                     new_only = False
             if out.out_lo is not None and live is not None:
+                if span is not None:
+                    span.learn(out.out_lo, out.out_hi)
                 found = sorted(await live((out.out_lo, out.out_hi)))
         else:
             raise PortregError("the registry changed during the assignment; try again")

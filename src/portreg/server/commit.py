@@ -118,6 +118,7 @@ async def assign(
             transport=transport,
             reason=reason,
             live=live,
+            span=st.pg_range,
         )
     elif st.assigner is not None:
         request = Request(ref, env, who.name, protocol, transport, reason)

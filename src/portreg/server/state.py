@@ -14,6 +14,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portreg.model import Registry
+from portreg.server.allocate import RangeHint
 from portreg.server.auth import TokenCache
 from portreg.server.batch import SqliteAssigner
 from portreg.server.events import Broker
@@ -72,6 +73,8 @@ class State:
     write_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     # SQLite: assignments go through one batched writer (portreg.server.batch); None elsewhere.
     assigner: SqliteAssigner | None = None
+    # PostgreSQL: the policy range last learned, so the host is scanned before the call.
+    pg_range: RangeHint = field(default_factory=RangeHint)
 
 
 def state_of(request: Request) -> State:
