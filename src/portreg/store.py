@@ -71,9 +71,11 @@ def locked(path: Path) -> Iterator[None]:
     """Exclusive lock for writers of `path`, held on its directory.
 
     The directory, not the file: `os.replace` swaps the file's inode, so a lock on the old
-    inode would not exclude a writer that opened the new one.
+    inode would not exclude a writer that opened the new one. A symlinked registry (one file
+    shared by two checkouts) is locked beside its target, so writers from both checkouts
+    exclude each other.
     """
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = _target(path).parent
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
@@ -85,8 +87,19 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
+def _target(path: Path) -> Path:
+    """Where a write of `path` lands: a symlink's final target (the link itself stays)."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: readers see the old file or the new, never half."""
+    """Replace `path` with `text` in one step: readers see the old file or the new, never half.
+
+    A symlink is written through: its target is replaced and the link stays a link, so every
+    checkout sharing the file sees the write. Whether the target may be written at all (inside
+    a repository) is the caller's check (`portreg.rewrite.confine`).
+    """
+    path = _target(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         mode = path.stat().st_mode & 0o7777
@@ -549,6 +562,7 @@ def _sweep_temp_files(path: Path) -> None:
 
     Called under the lock, so no live writer owns one of them.
     """
+    path = _target(path)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         with contextlib.suppress(OSError):
             stale.unlink()

@@ -221,7 +221,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
     envs = registry.environments() if registry is not None else []
     # A registry that names its page owns that file alone (created when missing); otherwise
     # every Markdown file that reads as a page with this registry's title is one.
-    page_path = registry.page.strip("/") if registry is not None else ""
+    page_path = _page_path(root, registry.page) if registry is not None else ""
     out = Scan(root)
     if page_path and page_path not in names:
         out.texts[page_path] = ""
@@ -233,7 +233,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
         md = not env_file and not compose_file and is_markdown_file(rel)
         if not (env_file or compose_file or md):
             continue
-        text = repo.read_text(root, rel)
+        text = repo.read_text(root, rel)  # refuses a file that resolves outside `root`
         if text is None:
             continue
         if env_file:
@@ -257,6 +257,21 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
         out.texts[rel] = text
         out.slots.extend(found)
     return out
+
+
+def _page_path(root: Path, page: str) -> str:
+    """`[sync] page` relative to `root`; refused (before anything is created) when it leaves it."""
+    import os
+
+    from portreg.rewrite.confine import inside
+
+    page = page.rstrip("/")
+    if not page:
+        return ""
+    inside(root, page)
+    if os.path.isabs(page):  # an absolute path inside the repository: name it as relative
+        page = os.path.relpath(page, os.path.realpath(root))
+    return page.replace(os.sep, "/")
 
 
 # --- what the files should say -----------------------------------------------------------------
@@ -350,11 +365,19 @@ def sync_changes(found: Scan, registry: Registry) -> list[FileChange]:
 # --- writing all or nothing --------------------------------------------------------------------
 
 
+def _confined(root: Path, rel: str) -> Path:
+    from portreg.rewrite.confine import inside
+
+    return inside(root, rel)
+
+
 def write_all(writes: list[tuple[Path, str, str | None]]) -> None:
     """Write each (path, new text, original text or None if new) with an atomic replace.
 
     If one write fails, the files already written get their original text back, and the
     error names the file that failed.
+    `atomic_write` writes a symlink through to its target; repository files reach here already
+    confined (`_confined`), so a target is inside the repository.
     """
     from portreg.store import atomic_write
 
@@ -363,14 +386,14 @@ def write_all(writes: list[tuple[Path, str, str | None]]) -> None:
         try:
             if original is None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path.resolve(), text)
+            atomic_write(path, text)
         except OSError as exc:
             for p, orig in reversed(done):
                 with contextlib.suppress(OSError):
                     if orig is None:
-                        p.resolve().unlink()
+                        p.unlink()
                     else:
-                        atomic_write(p.resolve(), orig)
+                        atomic_write(p, orig)
             raise PortregError(
                 f"cannot write {path}: {exc.strerror or exc}; every file was restored"
             ) from None
@@ -452,7 +475,8 @@ def move(
         files = changes(found, bindings, port_for, after)
         new_registry = store.dumps(after, previous=text)
         writes: list[tuple[Path, str, str | None]] = [
-            (root / f.path, f.after, None if f.path in found.created else f.before) for f in files
+            (_confined(root, f.path), f.after, None if f.path in found.created else f.before)
+            for f in files
         ]
         writes.append((registry_path, new_registry, text))
         write_all(writes)
@@ -472,6 +496,9 @@ def sync(registry_path: Path, check: bool) -> tuple[Registry, list[FileChange]]:
         found = scan(root, registry)
         files = sync_changes(found, registry)
         write_all(
-            [(root / f.path, f.after, None if f.path in found.created else f.before) for f in files]
+            [
+                (_confined(root, f.path), f.after, None if f.path in found.created else f.before)
+                for f in files
+            ]
         )
     return registry, files

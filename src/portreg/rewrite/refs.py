@@ -6,6 +6,7 @@ look at: the seed's "notify the team" step.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,18 +73,21 @@ def find(
     needle = str(port)
     raw_needle = needle.encode()
     pattern = re.compile(rf"(?<![0-9]){needle}(?![0-9])")
+    from portreg.rewrite.confine import inside
+
     skip_rel = None
     if skip is not None:
-        try:
-            skip_rel = skip.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            skip_rel = None
+        # The registry as named, not resolved: a symlinked ports.toml shared with another
+        # checkout is skipped here, not refused as a link out of the repository.
+        rel_skip = os.path.relpath(os.path.abspath(skip), os.path.abspath(root))
+        skip_rel = None if rel_skip.startswith("..") else rel_skip.replace(os.sep, "/")
     out: list[Mention] = []
     for rel in repo.list_files(root, exclude):
         if rel == skip_rel:
             continue
+        path = inside(root, rel)  # a candidate that resolves outside is refused, never read
         try:
-            data = (root / rel).read_bytes()
+            data = path.read_bytes()
         except OSError:
             continue
         if raw_needle not in data or b"\0" in data[:8192]:

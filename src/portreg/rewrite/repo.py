@@ -57,10 +57,13 @@ def read_text(root: Path, rel: str) -> str | None:
     """The file's text, or None when it is missing, binary, too large or not UTF-8.
 
     Bytes are decoded as they are (no newline translation), so a rewrite keeps `\\r\\n`.
+    A file that resolves outside `root` (`../`, a symlink out) is refused, never read.
     """
-    path = root / rel
+    from portreg.rewrite.confine import inside
+
+    path = inside(root, rel)
     try:
-        if path.is_symlink() and not path.exists():
+        if not path.exists():
             return None
         data = path.read_bytes()
     except OSError:
