@@ -26,16 +26,22 @@ DEFAULT_AUDIT_INTERVAL_DAYS = 30
 DEFAULT_TITLE = "Services and Ports Registry"
 PORT_MIN, PORT_MAX = 1, 65535
 
-_ID_RUN = re.compile(r"[^a-z0-9]+")
+_ID_RUN = re.compile(r"[\W_]+")
 
 
 def service_id(name: str) -> str:
-    """The id of a display name: lower-cased, each run of other characters one `-`.
+    """The id of a display name: NFKC-normalised and case-folded, each run of characters other
+    than letters and digits (any script) one `-`. Letters are kept, never dropped, so names in
+    different scripts stay different services.
 
     >>> service_id("API Server"), service_id("PostgreSQL"), service_id("**SSE** Worker!")
     ('api-server', 'postgresql', 'sse-worker')
+    >>> service_id("日本-api"), service_id("中国-api"), service_id("Köln")
+    ('日本-api', '中国-api', 'köln')
     """
-    return _ID_RUN.sub("-", name.lower()).strip("-")
+    import unicodedata
+
+    return _ID_RUN.sub("-", unicodedata.normalize("NFKC", name).casefold()).strip("-")
 
 
 @dataclass(frozen=True, slots=True)

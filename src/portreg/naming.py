@@ -6,8 +6,10 @@ name refused at one is refused at all of them, with the same words.
 
 from __future__ import annotations
 
-from portreg.errors import PortregError
-from portreg.model import service_id
+import re
+
+from portreg.errors import Conflict, PortregError
+from portreg.model import Service, service_id
 
 MAX_NAME = 100
 
@@ -29,3 +31,25 @@ def new_id(ref: str) -> str:
     if not sid:
         raise PortregError(f"not a usable service name: {ref!r} (it needs a letter or digit)")
     return sid
+
+
+_SEPARATORS = re.compile(r"[\s_.\-]+")
+
+
+def _spelling(text: str) -> str:
+    import unicodedata
+
+    return _SEPARATORS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def claim(ref: str, found: Service) -> Service:
+    """`found`, the service whose id `ref` maps to, if `ref` names it: its id, or its display
+    name up to case and separators (`api_server` for "API Server"). A name that only maps to
+    the same id — `svc-😀` beside "svc", whose emoji is no letter — is another service, and is
+    refused rather than silently handed the first one's port."""
+    if ref == found.id or _spelling(ref) in (_spelling(found.name), _spelling(found.id)):
+        return found
+    raise Conflict(
+        f"{ref!r} would get the id {found.id!r}, which is {found.name!r} already; "
+        "choose a name that differs in its letters or digits"
+    )

@@ -13,7 +13,7 @@ from datetime import datetime
 from portreg import validate
 from portreg.errors import Conflict, NotFound, PortregError
 from portreg.model import ChangeEntry, Registry, Service, service_id
-from portreg.naming import new_id, usable
+from portreg.naming import claim, new_id, usable
 from portreg.policy import Problem, judge, next_free, refusal
 
 
@@ -38,12 +38,23 @@ class Outcome:
 
 def _existing(registry: Registry, ref: str) -> Service | None:
     """The service `ref` names (id or display name), if any, for the commands that may create it."""
-    return registry.get(usable(ref)) or registry.get(service_id(ref))
+    exact = registry.get(usable(ref))
+    if exact is not None:
+        return exact
+    found = registry.get(service_id(ref))
+    return None if found is None else claim(ref, found)
 
 
 def find(registry: Registry, ref: str) -> Service:
     """A service by id or display name; an unknown one is bad input."""
-    service = registry.get(ref) or registry.get(service_id(ref))
+    service = registry.get(ref)
+    if service is None:
+        found = registry.get(service_id(ref))
+        if found is not None:
+            try:
+                service = claim(ref, found)
+            except Conflict:
+                service = None  # a name that only shares the id names no service
     if service is None:
         raise NotFound(f"unknown service {ref!r} (see `portreg list`)")
     return service

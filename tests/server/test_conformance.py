@@ -92,6 +92,10 @@ STEPS: list[tuple[tuple[str, ...], int, str | None, int | None, str | None]] = [
      "not a usable service name: 'bad\\x07name' (it has a control character)"),
     (("assign", "!!!"), 2, None, 400,
      "not a usable service name: '!!!' (it needs a letter or digit)"),
+    (("assign", "日本-api"), 0, "31005", None, None),  # freed by worker's staging release
+    (("assign", "中国-api"), 0, "31006", None, None),  # another script, another service
+    (("assign", "api-😀"), 2, None, 409, "'api-😀' would get the id 'api', which is 'api' "
+     "already; choose a name that differs in its letters or digits"),
 ]  # fmt: skip
 
 EXPECTED_ROWS = {
@@ -102,6 +106,8 @@ EXPECTED_ROWS = {
     ("worker", "development"): 31004,
     ("worker", "staging"): None,
     ("cache2", "development"): 31000,
+    ("日本-api", "development"): 31005,
+    ("中国-api", "development"): 31006,
 }
 NEXT_AUDIT = "2026-03-02"  # 2026-01-31 + 30 days: a count of days, not a calendar month
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portreg import validate
 from portreg.errors import PortregError
 from portreg.model import ChangeEntry, Service, service_id
-from portreg.naming import new_id
+from portreg.naming import claim, new_id
 from portreg.policy import first_free, no_free_port
 from portreg.records import row
 from portreg.server.codec import change_dict, service_from, utcnow
@@ -56,6 +56,8 @@ async def assign(
         )
         ports = dict(prow.all())
         existing = service_from(found, ports)
+        if existing.id != ref:
+            existing = claim(ref, existing)
         if ports.get(environment) is not None:
             body = {
                 "service": existing.id,
@@ -191,6 +193,11 @@ async def assign_pg(
 
     sid = new_id(ref)
     validate.environment(environment)
+    if sid != ref:  # a display name: it must name the service its id finds, if any
+        async with engine.connect() as conn:
+            named = await _service_now(conn, ref, sid)
+        if named is not None and named.id != ref:
+            claim(ref, named)
     proto, trans = protocol or transport or "tcp", transport or "tcp"
     template: Service = Service(
         id=sid, name=ref, ports={environment: PORT_MARK}, protocol=proto, transport=trans

@@ -25,7 +25,7 @@ from typing import Any
 from portreg import validate
 from portreg.errors import PortregError
 from portreg.model import ChangeEntry, Policy, Service, service_id
-from portreg.naming import new_id
+from portreg.naming import claim, new_id
 from portreg.policy import first_free
 from portreg.records import row
 from portreg.server.codec import change_dict, policy_from, service_data, service_from, utcnow
@@ -250,7 +250,8 @@ class SqliteAssigner:
                 (found["id"],),
             ).fetchall()
         )
-        return service_from(SimpleNamespace(**dict(found)), ports)
+        service = service_from(SimpleNamespace(**dict(found)), ports)
+        return service if service.id == ref else claim(ref, service)
 
 
 def for_settings(url: str, *, check_host: bool) -> Any:
