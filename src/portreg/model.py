@@ -12,6 +12,12 @@ from datetime import date, datetime
 ENVIRONMENTS: tuple[str, ...] = ("development", "staging", "production")
 STATUSES: tuple[str, ...] = ("active", "planned", "reserved", "deprecated")
 TRANSPORTS: tuple[str, ...] = ("tcp", "udp")
+# A port published on both transports is one registration: they move together.
+BOTH = "tcp+udp"
+TRANSPORT_VALUES: tuple[str, ...] = (*TRANSPORTS, BOTH)
+# `kong:https`: one of several ports of a service, addressed by the service's id and the port's
+# name. Ids never hold a `:` (service_id maps it to `-`), so the split is unambiguous.
+PORT_SEP = ":"
 # A status in this set means "kept for later": listed under Reserved Ports, never audited as down.
 RESERVED_STATUSES = frozenset({"planned", "reserved"})
 
@@ -42,6 +48,15 @@ def service_id(name: str) -> str:
     import unicodedata
 
     return _ID_RUN.sub("-", unicodedata.normalize("NFKC", name).casefold()).strip("-")
+
+
+def port_ref(text: str) -> str:
+    """The id a command-line reference names: `Kong:HTTPS` -> `kong:https`, `API Server` ->
+    `api-server` (each side of the first `:` normalised as an id)."""
+    base, sep, name = text.partition(PORT_SEP)
+    if not sep:
+        return service_id(text)
+    return f"{service_id(base)}{PORT_SEP}{service_id(name)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +105,36 @@ class Service:
     compose_service: str = ""  # service name in docker-compose files, when it differs from id
     container_port: int | None = None
     forced: bool = False  # recorded on purpose despite the policy (`add --force`)
+    # A range registration: each environment's port is the first of `width` consecutive ports.
+    width: int = 1
+    # Where import found this port: `FILE:KEY` for a .env key, `FILE:SERVICE` for a compose
+    # service's ports entry, `FILE:#ROW` for a Markdown table row; `move` and `sync` rewrite
+    # exactly these.
+    bindings: tuple[str, ...] = ()
+
+    @property
+    def base(self) -> str:
+        """The id of the service this port belongs to (`kong` for `kong:https`)."""
+        return self.id.partition(PORT_SEP)[0]
+
+    @property
+    def port_name(self) -> str | None:
+        """The port's name among its service's ports, None for a service's own (only) port."""
+        return self.id.partition(PORT_SEP)[2] or None
+
+    @property
+    def transports(self) -> tuple[str, ...]:
+        return tuple(self.transport.split("+"))
+
+    def port_end(self, environment: str) -> int | None:
+        """The last port of a range registration in `environment`, None for a single port."""
+        port = self.ports.get(environment)
+        return None if port is None or self.width == 1 else port + self.width - 1
+
+    def covers(self, port: int) -> list[str]:
+        """The environments whose registration (a single port or a range) includes `port`."""
+        w = self.width
+        return [env for env, p in self.ports.items() if p is not None and p <= port < p + w]
 
     @property
     def reserved(self) -> bool:
@@ -199,9 +244,27 @@ class Registry:
             seen.update(dict.fromkeys(s.ports))
         return list(seen)
 
-    def holders(self, port: int) -> list[tuple[Service, str]]:
-        """Every (service, environment) that has `port` registered, reserved services included."""
-        return [(s, env) for s in self.services.values() for env, p in s.ports.items() if p == port]
+    def holders(self, port: int, transport: str | None = None) -> list[tuple[Service, str]]:
+        """Every (service, environment) whose registration covers `port` (a range covers each
+        of its ports), reserved services included; on `transport` only, if given."""
+        return [
+            (s, env)
+            for s in self.services.values()
+            if transport is None or transport in s.transports
+            for env in s.covers(port)
+        ]
 
     def taken_ports(self) -> set[int]:
-        return {p for s in self.services.values() for _, p in s.assigned()}
+        taken: set[int] = set()
+        for s in self.services.values():
+            for _, p in s.assigned():
+                if s.width == 1:
+                    taken.add(p)
+                else:
+                    taken.update(range(p, p + s.width))
+        return taken
+
+    def ports_of(self, base: str) -> list[Service]:
+        """A service's registrations: its own port and each named one (`kong`, `kong:https`)."""
+        prefix = base + PORT_SEP
+        return [s for sid, s in self.services.items() if sid == base or sid.startswith(prefix)]

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from portreg import validate
 from portreg.errors import Conflict, NotFound, PortregError
-from portreg.model import ChangeEntry, Registry, Service, service_id
+from portreg.model import PORT_SEP, ChangeEntry, Registry, Service, service_id
 from portreg.naming import claim, new_id, usable
 from portreg.policy import Problem, judge, next_free, refusal
 
@@ -36,8 +36,7 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
 
-def _existing(registry: Registry, ref: str) -> Service | None:
-    """The service `ref` names (id or display name), if any, for the commands that may create it."""
+def _by_name(registry: Registry, ref: str) -> Service | None:
     exact = registry.get(usable(ref))
     if exact is not None:
         return exact
@@ -45,18 +44,64 @@ def _existing(registry: Registry, ref: str) -> Service | None:
     return None if found is None else claim(ref, found)
 
 
-def find(registry: Registry, ref: str) -> Service:
-    """A service by id or display name; an unknown one is bad input."""
-    service = registry.get(ref)
+def _existing(registry: Registry, ref: str) -> Service | None:
+    """The registration `ref` names (id, display name, or `SERVICE:NAME` for one of a
+    service's named ports), if any, for the commands that may create it."""
+    base_ref, sep, name = ref.partition(PORT_SEP)
+    if not sep or registry.get(ref) is not None:
+        return _by_name(registry, ref)
+    base = _by_name(registry, base_ref)
+    if base is None:
+        return None
+    return registry.get(f"{base.base}{PORT_SEP}{new_id(name)}")
+
+
+def new_registration(registry: Registry, ref: str) -> Service:
+    """A new service named `ref`, or a new named port `SERVICE:NAME` (of a known service: it
+    takes the service's facts, name, protocol, status, …)."""
+    base_ref, sep, name = ref.partition(PORT_SEP)
+    if not sep:
+        return Service(id=new_id(ref), name=ref)
+    base = _by_name(registry, base_ref)
+    port = new_id(name)
+    if base is None:
+        return Service(id=f"{new_id(base_ref)}{PORT_SEP}{port}", name=base_ref)
+    return replace(
+        base, id=f"{base.base}{PORT_SEP}{port}", ports={}, bindings=(), width=1, forced=False
+    )
+
+
+def _several(registry: Registry, s: Service) -> PortregError | None:
+    """The error for naming a service whose ports all have names: which one is meant?"""
+    if s.ports or s.port_name is not None:
+        return None
+    named = [o.id for o in registry.ports_of(s.id) if o.port_name is not None]
+    if not named:
+        return None
+    return PortregError(f"{s.id} has several ports ({', '.join(named)}); name one as {s.id}:NAME")
+
+
+def find(registry: Registry, ref: str, *, whole: bool = False) -> Service:
+    """A registration by id, display name or `SERVICE:NAME`; an unknown one is bad input.
+
+    A service whose ports all have names (`kong:http`, `kong:https`) is ambiguous, unless
+    `whole` (releasing the service with every port) is meant.
+    """
+    try:
+        service = _existing(registry, ref)
+    except Conflict:
+        service = None  # a name that only shares the id names no service
     if service is None:
-        found = registry.get(service_id(ref))
-        if found is not None:
-            try:
-                service = claim(ref, found)
-            except Conflict:
-                service = None  # a name that only shares the id names no service
-    if service is None:
+        base_ref, sep, name = ref.partition(PORT_SEP)
+        base = _existing(registry, base_ref) if sep else None
+        if base is not None:
+            names = ", ".join(o.id for o in registry.ports_of(base.id))
+            raise NotFound(f"{base.id} has no port named {name!r} ({names})")
         raise NotFound(f"unknown service {ref!r} (see `portreg list`)")
+    if not whole:
+        ambiguous = _several(registry, service)
+        if ambiguous is not None:
+            raise ambiguous
     return service
 
 
@@ -93,17 +138,20 @@ def assign(
     """The service's port in `environment`, picking the next free one if it has none."""
     validate.environment(environment)
     existing = _existing(registry, ref)
+    if existing is not None:
+        ambiguous = _several(registry, existing)
+        if ambiguous is not None:
+            raise ambiguous
     if existing is not None and existing.ports.get(environment) is not None:
         return registry, Outcome(existing.id, environment, existing.ports[environment], False)
     port = next_free(registry, live)
     if existing is None:
-        sid = new_id(ref)
-        service = Service(
-            id=sid,
-            name=ref,
+        fresh = new_registration(registry, ref)
+        service = replace(
+            fresh,
             ports={environment: port},
-            protocol=protocol or transport or "tcp",
-            transport=transport or "tcp",
+            protocol=protocol or transport or fresh.protocol,
+            transport=transport or fresh.transport,
         )
     else:
         service = existing.with_port(environment, port)
@@ -132,21 +180,26 @@ def add(
     if notes is not None:
         validate.text(notes, "notes")
     existing = _existing(registry, ref)
-    sid = existing.id if existing else new_id(ref)
+    if existing is not None:
+        ambiguous = _several(registry, existing)
+        if ambiguous is not None:
+            raise ambiguous
+    fresh = existing or new_registration(registry, ref)
+    sid = fresh.id
     current = existing.ports.get(environment) if existing else None
     if current is not None and current != port:
         raise Conflict(
             f"{sid} already has port {current} in {environment}; "
             f"use `portreg move {sid} {port} --reason …` to change it"
         )
-    verdict = judge(registry, port, live=(), owner=sid)
+    verdict = judge(registry, port, live=(), owner=sid, transport=transport or fresh.transport)
     warnings: list[str] = []
     if port in live:
         # Documenting a service that already runs is what `add` is for: warn, don't refuse.
         warnings.append(f"warning: port {port} is in use on the host")
     if verdict.problems and not force:
         raise refusal(verdict.problems, suffix="; pass --force to record it as a known exception")
-    base = existing or Service(id=sid, name=ref)
+    base = fresh
     service = replace(
         base.with_port(environment, port),
         protocol=protocol or base.protocol if existing else (protocol or transport or "tcp"),
@@ -187,12 +240,12 @@ def reserve(
             updated = registry.with_service(replace(existing, purpose=purpose))
             return updated, Outcome(existing.id, environment, current, True)
         return registry, Outcome(existing.id if existing else "", environment, current, False)
-    sid = existing.id if existing else new_id(ref)
+    base = existing or replace(new_registration(registry, ref), status="reserved")
+    sid = base.id
     if port is None:
         port = next_free(registry, live)
     else:
         _fail_if(judge(registry, port, live=live, owner=sid).problems)
-    base = existing or Service(id=sid, name=ref, status="reserved")
     service = replace(base.with_port(environment, port), purpose=purpose or base.purpose)
     updated = _log(
         registry.with_service(service), stamp, "reserve", service, environment, current, port
@@ -204,12 +257,16 @@ def release(
     registry: Registry, ref: str, stamp: Stamp, *, environment: str | None = None
 ) -> tuple[Registry, Outcome]:
     """Free one environment's port (it becomes TBD), or remove the service with all its ports."""
-    service = find(registry, ref)
+    service = find(registry, ref, whole=environment is None)
     if environment is None:
-        updated = registry.without_service(service.id)
-        for env, port in service.assigned():
-            updated = _log(updated, stamp, "release", service, env, port, None)
-        if not service.assigned():
+        # The service with every port it has; one named port (`kong:admin`) alone.
+        group = [service] if service.port_name else registry.ports_of(service.id)
+        updated = registry
+        for member in group:
+            updated = updated.without_service(member.id)
+            for env, port in member.assigned():
+                updated = _log(updated, stamp, "release", member, env, port, None)
+        if not any(m.assigned() for m in group):
             updated = _log(updated, stamp, "release", service, "", None, None)
         return updated, Outcome(service.id, "", None, True)
     old = service.ports.get(environment)
@@ -233,7 +290,7 @@ def move(
     *,
     reason: str,
     live: Collection[int] = (),
-    width: int = 0,
+    width: int | None = None,
 ) -> tuple[Registry, Outcome]:
     """The change procedure's registry step: the service's port in `environment` becomes `port`.
 
@@ -255,6 +312,8 @@ def move(
         )
     if old == port:
         return registry, Outcome(s.id, environment, port, False)
+    if width is None:
+        width = s.width - 1
     span = f"{port}-{port + width}" if width else str(port)
     for p in range(port, port + width + 1):
         problems = judge(registry, p, live=live, owner=s.id).problems

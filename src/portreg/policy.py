@@ -96,8 +96,13 @@ def judge(
     *,
     live: Collection[int] = (),
     owner: str | None = None,
+    transport: str | None = None,
 ) -> Verdict:
-    """Every rule of the seed that `port` breaks, for a service named `owner` (may be None)."""
+    """Every rule of the seed that `port` breaks, for a service named `owner` (may be None).
+
+    A registration on another transport does not hold the port (`3478/tcp` beside another
+    service's `3478/udp`) when `transport` (`tcp`, `udp`, `tcp+udp`) is given; otherwise any
+    registration does, which is what picking a new port needs."""
     policy = registry.policy
     problems: list[Problem] = []
     if port in policy.avoid:
@@ -109,7 +114,10 @@ def judge(
                 f"port {port} is outside the range {policy.range_start}-{policy.range_end}",
             )
         )
-    others = sorted({s.id for s, _ in registry.holders(port) if s.id != owner})
+    wanted = (None,) if transport is None else tuple(transport.split("+"))
+    others = sorted(
+        {s.id for t in wanted for s, _ in registry.holders(port, t) if s.id != owner}
+    )
     if others:
         problems.append(
             Problem("registered", f"port {port} is already registered to {', '.join(others)}")

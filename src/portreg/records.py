@@ -8,25 +8,37 @@ from portreg.model import Policy, Registry, Service
 
 
 def service_rows(registry: Registry, environment: str | None = None) -> list[dict[str, Any]]:
-    """One object per service and environment (DESIGN.md's `list --json`); TBD is `null`."""
+    """One object per service, port and environment (DESIGN.md's `list --json`); TBD is `null`.
+
+    A named port's row has `port_name`; a range's `port_end`; a port on TCP and UDP is a row
+    per transport. A service whose ports all have names has no row of its own.
+    """
     envs = registry.environments()
+    named = {s.base for s in registry.services.values() if s.port_name is not None}
     rows: list[dict[str, Any]] = []
     for s in registry.services.values():
+        if not s.ports and s.port_name is None and s.id in named:
+            continue
         ports = s.ports or {"development": None}
         for env in sorted(ports, key=envs.index):
             if environment is None or env == environment:
-                rows.append(row(s, env))
+                if "+" in s.transport:
+                    rows.extend(row(s, env, t) for t in s.transports)
+                else:
+                    rows.append(row(s, env))
     return rows
 
 
-def row(s: Service, env: str) -> dict[str, Any]:
+def row(s: Service, env: str, transport: str | None = None) -> dict[str, Any]:
     return {
-        "service": s.id,
+        "service": s.base,
+        "port_name": s.port_name,
         "name": s.name,
         "environment": env,
         "port": s.ports.get(env),
+        "port_end": s.port_end(env),
         "protocol": s.protocol,
-        "transport": s.transport,
+        "transport": transport or s.transport,
         "status": s.status,
         "notes": s.notes,
         "health_check": s.health_check_for(env),
@@ -39,11 +51,14 @@ def service_detail(s: Service) -> dict[str, Any]:
     port = s.primary_port
     return {
         "service": s.id,
+        "port_name": s.port_name,
         "name": s.name,
         "status": s.status,
         "protocol": s.protocol,
         "transport": s.transport,
         "ports": dict(s.ports),
+        "port_ends": {env: s.port_end(env) for env in s.ports} if s.width > 1 else {},
+        "bindings": list(s.bindings),
         "notes": s.notes,
         "description": s.description,
         "process": s.process,

@@ -14,7 +14,7 @@ import fcntl
 import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,8 +25,9 @@ from portreg.model import (
     DEFAULT_TITLE,
     PORT_MAX,
     PORT_MIN,
+    PORT_SEP,
     STATUSES,
-    TRANSPORTS,
+    TRANSPORT_VALUES,
     ChangeEntry,
     CodeBlock,
     ConnectionString,
@@ -34,6 +35,7 @@ from portreg.model import (
     Registry,
     Section,
     Service,
+    service_id,
 )
 
 FILENAME = "ports.toml"
@@ -200,6 +202,52 @@ class _Reader:
             raise self.fail(where, f"port {value} is out of bounds (1-65535)")
         return value
 
+    def span(self, value: Any, where: str) -> tuple[int | None, int]:
+        """A port, "TBD", or a range `"30000-30009"`: (first port, how many)."""
+        if isinstance(value, str) and value != TBD:
+            lo, sep, hi = value.partition("-")
+            if sep and lo.isdigit() and hi.isdigit():
+                start, end = self.port(int(lo), where), self.port(int(hi), where)
+                if start is not None and end is not None and start <= end:
+                    return start, end - start + 1
+            raise self.fail(
+                where, f'expected a port, a range like "30000-30009" or "TBD", got {value!r}'
+            )
+        return self.port(value, where), 1
+
+    def ports(self, raw: Any, where: str) -> tuple[dict[str, int | None], int]:
+        if not isinstance(raw, dict):
+            raise self.fail(where, "expected a table of environment = port")
+        ports: dict[str, int | None] = {}
+        widths: set[int] = set()
+        for env, value in raw.items():
+            ports[env], width = self.span(value, f"{where}.{env}")
+            if ports[env] is not None:
+                widths.add(width)
+        if len(widths) > 1:
+            raise self.fail(where, "a range has the same length in every environment")
+        return ports, widths.pop() if widths else 1
+
+    def services(self, sid: str, raw: Any) -> list[Service]:
+        """A `[services.<id>]` table: the service, then each `[services.<id>.port.<name>]` of it
+        (a named port states what differs from the service; the rest it shares)."""
+        service = self.service(sid, raw)
+        named = raw.get("port", {})
+        if not isinstance(named, dict):
+            raise self.fail(f"services.{sid}.port", "expected tables of named ports")
+        out = [service]
+        shared = {k: v for k, v in raw.items() if k not in _OWN_KEYS}
+        for name, table in named.items():
+            where = f"services.{sid}.port.{name}"
+            if not isinstance(table, dict):
+                raise self.fail(where, "expected a table")
+            if not name or service_id(name) != name:
+                raise self.fail(
+                    where, f"a port name is lower-case letters, digits and -, got {name!r}"
+                )
+            out.append(self.service(f"{sid}{PORT_SEP}{name}", {**shared, **table}))
+        return out
+
     def registry(self, data: Mapping[str, Any]) -> Registry:
         meta = data.get("registry", {})
         if not isinstance(meta, dict):
@@ -207,7 +255,7 @@ class _Reader:
         services_raw = data.get("services", {})
         if not isinstance(services_raw, dict):
             raise self.fail("services", "expected a table of services")
-        services = {sid: self.service(sid, raw) for sid, raw in services_raw.items()}
+        services = {s.id: s for sid, raw in services_raw.items() for s in self.services(sid, raw)}
         last_updated = meta.get("last_updated")
         sync = data.get("sync", {})
         if not isinstance(sync, dict):
@@ -275,16 +323,18 @@ class _Reader:
         where = f"services.{sid}"
         if not isinstance(raw, dict):
             raise self.fail(where, "expected a table")
-        ports_raw = raw.get("ports", {})
-        if not isinstance(ports_raw, dict):
-            raise self.fail(f"{where}.ports", "expected a table of environment = port")
-        ports = {env: self.port(p, f"{where}.ports.{env}") for env, p in ports_raw.items()}
+        ports, width = self.ports(raw.get("ports", {}), f"{where}.ports")
+        bindings = raw.get("bindings", [])
+        if not isinstance(bindings, list) or not all(isinstance(b, str) for b in bindings):
+            raise self.fail(f"{where}.bindings", "expected a list of FILE:PLACE strings")
         status = self.string(raw, "status", where, "active")
         if status not in STATUSES:
             raise self.fail(f"{where}.status", f"unknown status {status!r} ({', '.join(STATUSES)})")
         transport = self.string(raw, "transport", where, "tcp")
-        if transport not in TRANSPORTS:
-            raise self.fail(f"{where}.transport", f"expected tcp or udp, got {transport!r}")
+        if transport not in TRANSPORT_VALUES:
+            raise self.fail(
+                f"{where}.transport", f"expected tcp, udp or tcp+udp, got {transport!r}"
+            )
         conns = raw.get("connection_strings", {})
         if not isinstance(conns, dict):
             raise self.fail(f"{where}.connection_strings", "expected a table of VAR = url")
@@ -332,6 +382,8 @@ class _Reader:
             if container is None
             else self.port(container, f"{where}.container_port"),
             forced=bool(raw.get("forced", False)),
+            width=width,
+            bindings=tuple(bindings),
             **strings,
         )
 
@@ -393,7 +445,7 @@ def to_data(registry: Registry) -> dict[str, Any]:
     data: dict[str, Any] = {
         "registry": meta,
         "policy": policy,
-        "services": {s.id: _service_data(s) for s in registry.services.values()},
+        "services": _services_data(registry),
     }
     sync: dict[str, Any] = {}
     if registry.page:
@@ -427,9 +479,41 @@ _SERVICE_ORDER = (
     "compose_service",
     "container_port",
     "forced",
+    "bindings",
     "connection_strings",
     "configuration",
 )
+
+
+# What a named port never takes from its service's table: the port itself and its records.
+_OWN_KEYS = frozenset({"port", "ports", "bindings", "forced", "container_port"})
+
+
+def _services_data(registry: Registry) -> dict[str, Any]:
+    """`[services.<id>]` tables, each named port (`kong:https`) as `[services.kong.port.https]`
+    holding only what differs from its service."""
+    out: dict[str, Any] = {}
+    for s in registry.services.values():
+        if s.port_name is None:
+            out[s.id] = _service_data(s)
+    for s in registry.services.values():
+        if s.port_name is None:
+            continue
+        if s.base not in out:  # a named port whose service was never written: give it one
+            out[s.base] = _service_data(
+                replace(s, id=s.base, ports={}, bindings=(), width=1, forced=False)
+            )
+        parent = out[s.base]
+        own = _service_data(s)
+        diff = {k: v for k, v in own.items() if k in _OWN_KEYS or k not in parent or parent[k] != v}
+        parent.setdefault("port", {})[s.port_name] = diff
+    return out
+
+
+def _port_value(p: int | None, width: int) -> int | str:
+    if p is None:
+        return TBD
+    return p if width == 1 else f"{p}-{p + width - 1}"
 
 
 def _service_data(s: Service) -> dict[str, Any]:
@@ -437,10 +521,13 @@ def _service_data(s: Service) -> dict[str, Any]:
     defaults = {f.name: f.default for f in fields(Service) if isinstance(f.default, str | bool)}
     for key in _SERVICE_ORDER:
         if key == "ports":
-            out["ports"] = {env: TBD if p is None else p for env, p in s.ports.items()}
+            out["ports"] = {env: _port_value(p, s.width) for env, p in s.ports.items()}
         elif key == "depends_on":
             if s.depends_on:
                 out[key] = list(s.depends_on)
+        elif key == "bindings":
+            if s.bindings:
+                out[key] = list(s.bindings)
         elif key == "container_port":
             if s.container_port is not None:
                 out[key] = s.container_port
@@ -528,7 +615,7 @@ def _item(value: Any, key: str = "") -> Any:
             table.update(value)
             return table
         # [services] itself carries no keys: only its [services.<id>] sub-tables are written.
-        out = tomlkit.table(is_super_table=key == "services" and bool(value))
+        out = tomlkit.table(is_super_table=key in ("services", "port") and bool(value))
         for k, v in value.items():
             out.add(k, _item(v, k))
         return out
