@@ -115,9 +115,7 @@ def judge(
             )
         )
     wanted = (None,) if transport is None else tuple(transport.split("+"))
-    others = sorted(
-        {s.id for t in wanted for s, _ in registry.holders(port, t) if s.id != owner}
-    )
+    others = sorted({s.id for t in wanted for s, _ in registry.holders(port, t) if s.id != owner})
     if others:
         problems.append(
             Problem("registered", f"port {port} is already registered to {', '.join(others)}")

@@ -94,7 +94,7 @@ def merge_service(old: Service, new: Service) -> Service:
 def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
     """Fold imported files into `base`. Imports record what a page says, even where it breaks
     the policy (the audit reports that); merging the same content twice changes nothing."""
-    pieces, clashes = resolve_clashes(base, pieces)
+    pieces, clashes = resolve_clashes(base, _combined(pieces))
     registry = base
     added: list[str] = []
     updated: list[str] = []
@@ -139,8 +139,50 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
             )
         )
     return MergeReport(
-        registry, tuple(added), tuple(dict.fromkeys(updated)), tuple(clashes), tuple(warnings)
+        _with_headers(registry),
+        tuple(added),
+        tuple(dict.fromkeys(updated)),
+        tuple(clashes),
+        tuple(warnings),
     )
+
+
+def _with_headers(registry: Registry) -> Registry:
+    """A service entry (no port of its own) for named ports whose service is not recorded,
+    so `kong` names the service of `kong:http` and `kong:https`."""
+    for s in list(registry.services.values()):
+        if s.port_name is not None and registry.get(s.base) is None:
+            header = replace(
+                s, id=s.base, ports={}, bindings=(), width=1, container_port=None, forced=False
+            )
+            registry = registry.with_service(header)
+    return registry
+
+
+def _combined(pieces: list[Imported]) -> list[Imported]:
+    """The compose files of one import as one piece: compose concatenates what several files
+    publish, and one owner per port must not depend on the order they were named in."""
+    composes = sorted((p for p in pieces if p.kind == "compose"), key=lambda p: p.source)
+    if len(composes) < 2:
+        return pieces
+    from portreg.importers import compose
+
+    services, warnings = compose.combine(composes)
+    own = [w for p in composes for w in p.warnings if not _is_port_warning(w)]
+    joined = Imported(
+        Registry(services=services),
+        ", ".join(p.source for p in composes),
+        warnings=(*own, *warnings),
+        kind="compose",
+    )
+    others = [p for p in pieces if p.kind != "compose"]
+    return [*others, joined]
+
+
+def _is_port_warning(w: str) -> bool:
+    """A `FILE:LINE:` warning of one file's reading, which `combine` says again for all files."""
+    head = w.split(": ", 1)[0]
+    return head.rsplit(":", 1)[-1].isdigit()
 
 
 def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Imported], list[str]]:
@@ -150,27 +192,26 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
 
     Markdown pages are taken as they are (a page is a registry already).
     """
-    from portreg.rewrite.plan import match_name
 
     # Pages, then compose files, then .env files: a `.env` value is most often a client's view
     # of a service a compose file publishes, whichever order the files were named in.
     # An override file after the file it overrides.
     rank = {"compose": 1, "env": 3}
-    pieces = sorted(
-        pieces,
-        key=lambda p: rank.get(p.kind, 0) + ("override" in p.source.rsplit("/", 1)[-1].lower()),
-    )
+    pieces = sorted(pieces, key=lambda p: (rank.get(p.kind, 0), p.source))
     known = base
     for piece in pieces:
         if piece.kind not in ("compose", "env"):
             for s in piece.registry.services.values():
                 if known.get(s.id) is None:
                     known = known.with_service(s)
-    holders = {p: {s.id for s, _ in known.holders(p)} for p in known.taken_ports()}
-    # port -> {resolved id: [(name, source)]}
-    claims: dict[int, dict[str, list[tuple[str, str]]]] = {}
-    # (service, environment) -> (port, file), what compose files of this import publish
-    published: dict[tuple[str, str], tuple[int, str]] = {}
+    holders: dict[tuple[int, str], set[str]] = {}
+    for held in known.services.values():
+        for _, start in held.assigned():
+            for port in range(start, start + held.width):
+                for t in held.transports:
+                    holders.setdefault((port, t), set()).add(held.id)
+    # (port, transport) -> {resolved id: [(name, source)]}
+    claims: dict[tuple[int, str], dict[str, list[tuple[str, str]]]] = {}
     renamed: list[Imported] = []
     for piece in pieces:
         if piece.kind not in ("compose", "env"):
@@ -179,40 +220,31 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
         services: dict[str, Service] = {}
         for found in piece.registry.services.values():
             s = found
-            sid = _compose_holder(known, s) if piece.kind == "compose" else None
-            if sid is None:
-                sid = s.id if known.get(s.id) is not None else None
-            if sid is None:
-                sid = match_name(known, s.compose_service or s.name) or match_name(known, s.id)
-            if sid is None and piece.kind == "env":
-                # `MQ_URL=amqp://…:53672` names no service, but its port is `mq`'s.
-                sid = _sole_holder(known, s)
-            if piece.kind == "compose" and _publishes_another(published, sid, s, piece.source):
-                # An override file adds ports to the base file's (compose concatenates them):
-                # the same compose service on another host port is a second service.
-                sid, s = _second_port(known, s)
+            sid = _resolve(known, s, piece.kind)
+            if s.port_name is not None and sid is None:
+                sid, s = _named(known, s, piece.kind)
             if sid is None or sid in services:
-                # new, or a second published port of a service this file already named
-                # (`web-443` beside `web`): never folded onto the first one.
+                # new, or another registration of a service this file already named
                 sid = s.id
             if known.get(sid) is None:
                 known = known.with_service(s)
             # A name a compose/.env file derives never renames a service already known.
             resolved = s if known.services[sid] is s else _onto(known.services[sid], s)
             services[sid] = resolved
-            if piece.kind == "compose":
-                published.update(((sid, env), (port, piece.source)) for env, port in s.assigned())
-            for _, port in resolved.assigned():
-                claims.setdefault(port, {}).setdefault(sid, []).append((s.name, piece.source))
+            for _, start in resolved.assigned():
+                for port in range(start, start + resolved.width):
+                    for t in resolved.transports:
+                        by_id = claims.setdefault((port, t), {})
+                        by_id.setdefault(sid, []).append((s.name, piece.source))
         renamed.append(replace(piece, registry=replace(piece.registry, services=services)))
     clashing: dict[int, str] = {}
-    for port, by_id in sorted(claims.items()):
-        registered = holders.get(port, set()) - set(by_id)
-        if len(by_id) + len(registered) < 2:
+    for (port, t), by_id in sorted(claims.items()):
+        registered = holders.get((port, t), set()) - set(by_id)
+        if len(by_id) + len(registered) < 2 or port in clashing:
             continue
         who = [f"{name} in {source}" for sid in by_id for name, source in by_id[sid]]
         who += [f"{sid} in the registry" for sid in sorted(registered)]
-        clashing[port] = f"clash on port {port}: {', '.join(who)}; nothing recorded on {port}"
+        clashing[port] = f"clash on port {port}/{t}: {', '.join(who)}; nothing recorded on {port}"
     if not clashing:
         return renamed, []
     out: list[Imported] = []
@@ -229,17 +261,49 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
     return out, list(clashing.values())
 
 
-def _publishes_another(
-    published: dict[tuple[str, str], tuple[int, str]], sid: str | None, s: Service, source: str
-) -> bool:
-    """Whether another compose file of this import publishes `sid` on another port."""
+def _resolve(known: Registry, s: Service, kind: str) -> str | None:
+    """The known registration a compose/.env file's `s` is, if any (module doc of `merge`)."""
+    from portreg.rewrite.plan import match_name
+
+    if kind == "env":
+        # A key a compose file reads for this port (`${KONG_HTTPS_PORT:-8443}`) is that port's,
+        # whatever its name suggests.
+        keys = {b for b in s.bindings if b.startswith("$")}
+        bound = {h.id for h in known.services.values() if keys & set(h.bindings)}
+        if len(bound) == 1:
+            return bound.pop()
+    sid = _compose_holder(known, s) if kind == "compose" else None
     if sid is None:
-        return False
-    for env, port in s.assigned():
-        seen = published.get((sid, env))
-        if seen is not None and seen[0] != port and seen[1] != source:
-            return True
-    return False
+        sid = s.id if known.get(s.id) is not None else None
+    if sid is None and s.port_name is None:
+        sid = match_name(known, s.compose_service or s.name) or match_name(known, s.id)
+        if sid is not None and _several_named(known, sid):
+            sid = None  # a name for a service of several ports names none of them
+    if sid is None and kind == "env":
+        # `MQ_URL=amqp://…:53672` names no service, but its port is `mq`'s.
+        sid = _sole_holder(known, s)
+    return sid
+
+
+def _several_named(known: Registry, sid: str) -> bool:
+    s = known.services[sid]
+    return not s.ports and any(o.port_name for o in known.ports_of(sid))
+
+
+def _named(known: Registry, s: Service, kind: str) -> tuple[str | None, Service]:
+    """A named port of a compose service the registry may know by another name: the known
+    service's own port if it carries this one's, else a new named port under it."""
+    from portreg.model import PORT_SEP
+    from portreg.rewrite.plan import match_name
+
+    base = s.base if known.get(s.base) is not None else match_name(known, s.compose_service)
+    if base is None:
+        return None, s
+    base = known.services[base].base
+    own = known.services.get(base)
+    if own is not None and any(own.ports.get(env) == p for env, p in s.assigned()):
+        return base, s
+    return None, replace(s, id=f"{base}{PORT_SEP}{s.port_name}")
 
 
 def _compose_holder(known: Registry, s: Service) -> str | None:
@@ -249,15 +313,6 @@ def _compose_holder(known: Registry, s: Service) -> str | None:
             if held_env == env and holder.compose_service == s.compose_service:
                 return holder.id
     return None
-
-
-def _second_port(known: Registry, s: Service) -> tuple[str | None, Service]:
-    """A new `<name>-<container port>` (or `-<host port>`) service for a compose service's
-    extra host port."""
-    suffix = s.container_port or s.primary_port
-    if known.get(f"{s.id}-{suffix}") is not None:
-        suffix = s.primary_port
-    return None, replace(s, id=f"{s.id}-{suffix}", name=f"{s.name}-{suffix}")
 
 
 def _sole_holder(known: Registry, s: Service) -> str | None:
@@ -273,6 +328,9 @@ def _onto(known: Service, s: Service) -> Service:
     return replace(
         known,
         ports=s.ports,
+        width=s.width,
+        transport=s.transport if s.compose_service else known.transport,
+        bindings=tuple(dict.fromkeys((*known.bindings, *s.bindings))),
         connection_strings=tuple({c.env_var: c for c in conns}.values()),
         compose_service=s.compose_service or known.compose_service,
         container_port=s.container_port or known.container_port,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from portreg.model import Registry
+
+if TYPE_CHECKING:
+    from portreg.importers.published import Read
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +21,7 @@ class Imported:
     policy_given: bool = False
     warnings: tuple[str, ...] = ()
     kind: str = "markdown"  # markdown | compose | env (compose and env ports are clash-checked)
+    # compose only: every published port as read, and each compose service's image, so the
+    # compose files of one import are combined (one owner per port, in any order).
+    published: Read | None = None
+    images: Mapping[str, str] = field(default_factory=dict)

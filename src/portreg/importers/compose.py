@@ -1,23 +1,40 @@
-"""docker-compose files as registry values: each service's published host ports.
+"""docker-compose files as registry values: every published host port, one registration each.
 
-Pure: text in, an `Imported` out. A compose service becomes a registry service named like it,
-with its host port in the file's environment (`docker-compose.staging.yaml` → staging), its
-container port, transport (`/udp`) and compose service name recorded (so `move` and `sync`
-know which entry is whose). A second published port of one compose service becomes its own
-registry service, `<name>-<container port>`.
+Pure: text in, an `Imported` out (`parse`), and the files of one import combined (`combine`):
+the ports are read as compose reads them (`portreg.importers.published`), one owner per host
+port and transport whatever the order of the files, then grouped per compose service:
+
+- one registration per published entry: a range (`30000-30009:30000-30009`) is one, the same
+  entry on TCP and UDP (`3478:3478` and `3478:3478/udp`) is one (`tcp+udp`: they move together);
+- a compose service with one registration is a registry service named like it; with several,
+  each is a named port (`kong:https`): the name comes from the variable that carries it
+  (`KONG_HTTPS_PORT` -> `https`), else from the container port's well-known name (`443` ->
+  `https`), else the container port's number;
+- each registration records where it came from (`bindings`: `FILE:SERVICE` for the compose
+  entry, `$VAR` for a variable that carries the host port), so `move` and `sync` rewrite
+  exactly those places.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from portreg import protocols
 from portreg.errors import PortregError
 from portreg.importers._result import Imported
-from portreg.model import Registry, Service, service_id
+from portreg.model import BOTH, PORT_SEP, Registry, Service, service_id
 
 _HTTP_CONTAINER_PORTS = frozenset({80, 443, 3000, 5000, 8000, 8080, 8443, 9000})
+# Names people give these ports (IANA service names, shortened where everyone does).
+_WELL_KNOWN = {
+    20: "ftp-data", 21: "ftp", 22: "ssh", 25: "smtp", 53: "dns", 67: "dhcp", 80: "http",
+    110: "pop3", 123: "ntp", 143: "imap", 389: "ldap", 443: "https", 465: "smtps",
+    587: "submission", 636: "ldaps", 993: "imaps", 995: "pop3s", 1883: "mqtt", 3478: "turn",
+    4190: "sieve", 5349: "turns", 8080: "http-alt", 8443: "https-alt", 8883: "mqtts",
+}  # fmt: skip
+_PORT_WORDS = frozenset({"port", "ports", "host", "published", "bind", "listen", "external"})
 
 
 def image_protocol(image: str, container: int | None, transport: str) -> str:
@@ -31,85 +48,143 @@ def image_protocol(image: str, container: int | None, transport: str) -> str:
     return "tcp"
 
 
-def _is_ports(value: str) -> bool:
-    """`53100` or `53100-53102`, each a port number."""
-    parts = value.split("-")
-    return 0 < len(parts) <= 2 and all(p.isdigit() and 0 < int(p) < 65536 for p in parts)
-
-
-def _first(text: str) -> int | None:
-    head = text.partition("-")[0]
-    return int(head) if head.isdigit() else None
-
-
 def parse(text: str, source: str, variables: Mapping[str, str] | None = None) -> Imported:
-    from portreg.rewrite import environment_of
-    from portreg.rewrite.compose import load, published, shape_problems
+    """One compose file: its services (as `combine` makes them) and its `FILE:LINE` warnings."""
+    from portreg.importers.published import read
+    from portreg.rewrite.compose import get, items, load, scalar, shape_problems
 
     doc: Any = load(text, source)
-    environment = environment_of(source)
-    services: dict[str, Service] = {}
     problems = shape_problems(doc)
     if problems and problems[0].startswith("no `services:`"):
         raise PortregError(f"{source}: {problems[0]}")
-    warnings: list[str] = [f"{source}: {problem}" for problem in problems]
-    for entry in published(doc):
-        host = entry.host
-        if not host:
-            value = (variables or {}).get(entry.variable, "").strip()
-            if not _is_ports(value):
-                warnings.append(
-                    f"{source}: {entry.service}: ${{{entry.variable}}} has no default port"
-                    " and no .env value; skipped"
+    found = read(text, source, variables or {})
+    images = {name: scalar(get(svc, "image")) for name, svc in items(get(doc, "services"))}
+    piece = Imported(
+        Registry(),
+        source,
+        warnings=tuple(f"{source}: {problem}" for problem in problems),
+        kind="compose",
+        published=found,
+        images=images,
+    )
+    services, warnings = combine([piece])
+    return replace(
+        piece,
+        registry=Registry(services=services),
+        warnings=(*piece.warnings, *warnings),
+    )
+
+
+@dataclass
+class _Entry:
+    """One published entry (its TCP and UDP lines together) in one environment."""
+
+    service: str
+    environment: str
+    start: int
+    end: int
+    container: int | None
+    transports: set[str] = field(default_factory=set)
+    variables: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    host_ip: str = ""
+
+
+def combine(pieces: list[Imported]) -> tuple[dict[str, Service], list[str]]:
+    """The services every compose piece of one import publishes, with the `FILE:LINE` warnings
+    for what is not recorded. The same files in any order give the same result."""
+    from portreg.importers.published import owners
+    from portreg.rewrite import environment_of
+
+    reads = {p.source: p.published for p in pieces if p.published is not None}
+    images: dict[str, str] = {}
+    for p in sorted(pieces, key=lambda p: p.source):
+        for name, image in p.images.items():
+            images.setdefault(name, image) if not image else images.update({name: image})
+    owned = owners(reads)
+    entries: dict[tuple[str, str, int, int], _Entry] = {}
+    for src, hp in owned.ports:
+        env = environment_of(src)
+        key = (hp.service, env, hp.range_start, hp.range_end)
+        e = entries.get(key)
+        if e is None:
+            offset = hp.port - hp.range_start
+            cstart = None if hp.container is None else hp.container - offset
+            e = entries[key] = _Entry(
+                hp.service, env, hp.range_start, hp.range_end, cstart, host_ip=hp.host_ip
+            )
+        e.transports.add(hp.transport)
+        e.variables.extend(v for v in hp.variables if v not in e.variables)
+        if src not in e.sources:
+            e.sources.append(src)
+    by_service: dict[str, list[_Entry]] = {}
+    for e in entries.values():
+        by_service.setdefault(e.service, []).append(e)
+    services: dict[str, Service] = {}
+    for compose_name in sorted(by_service):
+        group = by_service[compose_name]
+        names = _names(compose_name, group)
+        several = len(set(names.values())) > 1
+        base = service_id(compose_name)
+        for e in sorted(group, key=lambda e: (e.container or 0, e.start, e.environment)):
+            name = names[id(e)]
+            sid = f"{base}{PORT_SEP}{name}" if several else base
+            transport = BOTH if e.transports >= {"tcp", "udp"} else min(e.transports)
+            old = services.get(sid)
+            bindings = [f"{src}:{compose_name}" for src in e.sources]
+            bindings += [f"${v}" for v in e.variables]
+            if old is not None:
+                services[sid] = replace(
+                    old,
+                    ports={**old.ports, e.environment: e.start},
+                    bindings=tuple(dict.fromkeys((*old.bindings, *bindings))),
                 )
                 continue
-            host = value
-        lo, _, hi = host.partition("-")
-        port = int(lo)
-        container = _first(entry.container)
-        image = entry.image
-        sid, name = service_id(entry.service), entry.service
-        if sid in services:
-            sid, name = f"{sid}-{container or port}", f"{entry.service}-{container or port}"
-        notes = f"publishes {host} -> {entry.container}" if hi else ""
-        if hi:
-            warnings.append(f"{source}: {entry.service}: port range {host} recorded as {port}")
-        services[sid] = Service(
-            id=sid,
-            name=name,
-            ports={environment: port},
-            protocol=image_protocol(image, container, entry.protocol),
-            transport="udp" if entry.protocol == "udp" else "tcp",
-            status="active",
-            notes=notes,
-            deployment="Docker container",
-            compose_service=entry.service,
-            container_port=container,
-        )
-    recorded = {(p, s.transport) for s in services.values() for _, p in s.assigned()}
-    warnings.extend(_unread(text, source, variables or {}, recorded))
-    return Imported(Registry(services=services), source, warnings=tuple(warnings), kind="compose")
+            services[sid] = Service(
+                id=sid,
+                name=compose_name,
+                ports={e.environment: e.start},
+                protocol=image_protocol(images.get(compose_name, ""), e.container, transport),
+                transport=transport,
+                deployment="Docker container",
+                compose_service=compose_name,
+                container_port=e.container,
+                width=e.end - e.start + 1,
+                bindings=tuple(dict.fromkeys(bindings)),
+            )
+    return services, list(owned.warnings)
 
 
-def _unread(
-    text: str, source: str, variables: Mapping[str, str], recorded: set[tuple[int, str]]
-) -> list[str]:
-    """A `FILE:LINE` warning for each published port the entry parser above does not read
-    (`$VAR`, an IP in a default, a variable on the container side, the second
-    of a port's TCP and UDP entries, a range's other ports, …) and for each entry that
-    publishes no fixed port (`expose:`, `network_mode: host`, an ephemeral host port): until
-    the registry model holds several ports per service, nothing may be dropped without a word.
-    """
-    from portreg.importers.published import read
-
-    try:
-        found = read(text, source, variables)
-    except PortregError:
-        return []
-    out = [f"{source}:{s.line}: {s.service}: {s.why}; not recorded" for s in found.skipped]
-    out += [
-        f"{source}:{p.line}: {p.service}: publishes {p.port}/{p.transport}, not recorded"
-        for p in found.ports
-        if (p.port, p.transport) not in recorded
-    ]
+def _names(compose_name: str, group: list[_Entry]) -> dict[int, str]:
+    """A port name for each entry of one compose service, unique within it; the same entry in
+    another environment's file gets the same name."""
+    prefix = service_id(compose_name)
+    wanted: dict[int, str] = {}
+    for e in group:
+        wanted[id(e)] = _name_of(prefix, e)
+    # Two different entries wanting one name: the later ones take their container port.
+    taken: dict[str, tuple[int | None, int]] = {}
+    out: dict[int, str] = {}
+    for e in sorted(group, key=lambda e: (e.container or 0, e.start)):
+        name = wanted[id(e)]
+        ident = (e.container, e.end - e.start)
+        if name in taken and taken[name] != ident:
+            name = str(e.container or e.start) if e.start == e.end else f"{e.start}-{e.end}"
+        taken.setdefault(name, ident)
+        out[id(e)] = name
     return out
+
+
+def _name_of(prefix: str, e: _Entry) -> str:
+    for var in e.variables:
+        words = [w for w in service_id(var).split("-") if w]
+        if words and "-".join(words[: len(prefix.split("-"))]) == prefix:
+            words = words[len(prefix.split("-")) :]
+        words = [w for w in words if w not in _PORT_WORDS]
+        if words:
+            return "-".join(words)
+    if e.start != e.end:
+        return "range" if e.container is None else f"{e.container}-{e.container + e.end - e.start}"
+    if e.container is not None and e.container in _WELL_KNOWN:
+        return _WELL_KNOWN[e.container]
+    return str(e.container or e.start)

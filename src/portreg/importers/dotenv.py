@@ -68,6 +68,7 @@ def parse(text: str, source: str) -> Imported:
                 ports={environment: port},
                 protocol=protocol,
                 connection_strings=conns,
+                bindings=(f"${e.key}",),
             )
             continue
         if old.ports.get(environment) != port:
@@ -76,5 +77,9 @@ def parse(text: str, source: str) -> Imported:
                 f"an earlier line says {old.ports.get(environment)}; keeping the first"
             )
             continue
-        services[sid] = replace(old, connection_strings=(*old.connection_strings, *conns))
+        services[sid] = replace(
+            old,
+            connection_strings=(*old.connection_strings, *conns),
+            bindings=(*old.bindings, f"${e.key}"),
+        )
     return Imported(Registry(services=services), source, warnings=tuple(warnings), kind="env")

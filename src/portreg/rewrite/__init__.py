@@ -38,8 +38,9 @@ class Slot:
     token: Token
     environment: str
     owners: tuple[str, ...]
-    value: str = ""  # the env value (for connection-string templates), or the compose entry
+    value: str = ""  # the env value (for connection-string templates), or the container port
     extra: Token | None = None
+    variables: tuple[str, ...] = ()  # compose: the variables the entry reads (a default's)
 
     @property
     def port(self) -> int:
@@ -84,11 +85,19 @@ def environment_of(filename: str, known: tuple[str, ...] | list[str] = ENVIRONME
 
 
 def is_env_file(path: str) -> bool:
+    """`.env`, `.env.example`, `.env.staging`, `env.example`, `app.env`, `app.env.example`."""
     base = path.rsplit("/", 1)[-1]
-    return base == ".env" or base.startswith(".env.")
+    return bool(_ENV.match(base))
 
 
-_COMPOSE = re.compile(r"^(?:docker-)?compose(?:[._-][\w.-]*)?\.ya?ml$", re.IGNORECASE)
+_ENV = re.compile(
+    r"^(?:\.env(?:\..+)?|env\.(?:example|sample|template|dist)|[\w.-]+\.env(?:\.(?:example|sample|template|dist))?)$"
+)
+# docker-compose.yml, compose.prod.yaml, docker-stack.yml, docker-compose.override.yml.example
+_COMPOSE = re.compile(
+    r"^(?:docker-)?(?:compose|stack)(?:[._-][\w.-]*)?\.ya?ml(?:\.(?:example|sample|dist|template))?$",
+    re.IGNORECASE,
+)
 
 
 def is_compose_file(path: str) -> bool:

@@ -220,32 +220,56 @@ def _locate(body: str, entry: Published) -> tuple[Token, Token | None] | None:
 
 
 def slots(text: str, path: str, environment: str) -> list[Slot]:
-    """The published host ports of `text` as slots; raises PortregError on invalid YAML."""
-    doc = load(text, path)  # also when it has no ports: a broken file must stop a move
+    """The published host ports of `text` whose digits the line itself carries, as slots;
+    raises PortregError on invalid YAML.
+
+    Read as compose reads it (`portreg.importers.published`, with no variables set, so a
+    default is what the line says: `${SQL_PORT:-127.0.0.1:13306}:3306`, `published:
+    "${WEBP:-8083}"`); `$VAR` without a default carries no digits here (its `.env` does).
+    """
+    from portreg.importers.published import read
+
+    found = read(text, path, {})
     lines = split_lines(text)
-    found: dict[tuple[int, int], Slot] = {}
-    for entry in published(doc):
-        if not entry.host or entry.line >= len(lines):
+    out: dict[tuple[int, int], Slot] = {}
+    for hp in found.ports:
+        if hp.port != hp.range_start or hp.line > len(lines):
             continue
-        body, _ = line_body(lines[entry.line])
-        located = _locate(body, entry)
+        body, _ = line_body(lines[hp.line - 1])
+        located = _find(body, hp.range_start, hp.range_end)
         if located is None:
             continue
         token, extra = located
-        key = (entry.line, token.start)
-        if key in found:  # one entry shared by several services through an anchor
-            prev = found[key]
-            owners = tuple(dict.fromkeys((*prev.owners, entry.service)))
-            found[key] = replace(prev, owners=owners)
+        key = (hp.line - 1, token.start)
+        prev = out.get(key)
+        if prev is not None:  # TCP and UDP of one entry, or one entry shared through an anchor
+            owners = tuple(dict.fromkeys((*prev.owners, hp.service)))
+            out[key] = replace(prev, owners=owners)
             continue
-        found[key] = Slot(
+        out[key] = Slot(
             path=path,
             kind="compose",
-            line=entry.line,
+            line=hp.line - 1,
             token=token,
             environment=environment,
-            owners=(entry.service,),
-            value=entry.container,
+            owners=(hp.service,),
+            value="" if hp.container is None else str(hp.container),
             extra=extra,
+            variables=hp.variables,
         )
-    return sorted(found.values(), key=lambda s: (s.line, s.token.start))
+    return sorted(out.values(), key=lambda s: (s.line, s.token.start))
+
+
+def _find(body: str, start: int, end: int) -> tuple[Token, Token | None] | None:
+    """The host port's digits on its line: the first number equal to it that is no part of a
+    word, a variable's name or an address (the host side comes before the container's)."""
+    m = re.search(rf"(?<![\w.]){start}(?!\d)", body)
+    if m is None:
+        return None
+    first = Token(m.start(), m.end(), start)
+    if end == start:
+        return first, None
+    tail = re.match(rf"-{end}(?!\d)", body[m.end() :])
+    if tail is None:
+        return None
+    return first, Token(m.end() + 1, m.end() + tail.end(), end)

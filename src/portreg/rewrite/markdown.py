@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from portreg.errors import PortregError
 from portreg.model import Registry
-from portreg.rewrite import line_body, split_lines
+from portreg.rewrite import Slot, line_body, split_lines
 
 BEGIN = re.compile(r"^\s*<!--\s*portreg:begin\s+(?P<name>[A-Za-z0-9_-]+)\s*-->\s*$")
 END = re.compile(r"^\s*<!--\s*portreg:end\s*-->\s*$")
@@ -120,3 +120,72 @@ def is_page(text: str, title: str | None = None) -> bool:
     if title is not None and first[2:].strip() != title.strip():
         return False
     return "**Port Range:**" in head and "## Active Services" in text
+
+
+_PORT_IN_CELL = re.compile(r"(?<![\w.:/@-])(\d{1,5})(?![\w.:@]|-\d)")
+_DEV = ("dev", "development", "local")
+
+
+def table_slots(text: str, path: str, environments: list[str] | tuple[str, ...]) -> list[Slot]:
+    """Port cells of hand-kept Markdown tables (outside portreg's marked blocks and fences):
+    every number 1-65535 in a column whose header says "port" (`80 / 443` is two), owned by
+    the row's first cell. The environment is the header's (`Production Port`), else
+    development."""
+    from portreg.rewrite import Token, environment_of
+
+    lines = split_lines(text)
+    skip = block_lines(text, path) if MARKER in text else set()
+    out: list[Slot] = []
+    header: list[str] | None = None
+    fence = False
+    for i, line in enumerate(lines):
+        body, _ = line_body(line)
+        if FENCE.match(body):
+            fence = not fence
+        stripped = body.strip()
+        if fence or i in skip or not stripped.startswith("|"):
+            header = None if not stripped.startswith("|") else header
+            continue
+        cells = _cells(body)
+        if header is None:
+            header = [c.lower() for c, _ in cells]
+            continue
+        if all(set(c.strip()) <= set("-: ") for c, _ in cells):
+            continue  # the separator row
+        name = _plain(cells[0][0]) if cells else ""
+        if not name:
+            continue
+        for k, (cell, offset) in enumerate(cells[1:], start=1):
+            title = header[k] if k < len(header) else ""
+            if "port" not in title:
+                continue
+            env = environment_of(title.replace(" ", "-"), list(environments))
+            for m in _PORT_IN_CELL.finditer(cell):
+                port = int(m.group(1))
+                if not 1 <= port <= 65535:
+                    continue
+                tok = Token(offset + m.start(1), offset + m.end(1), port)
+                out.append(Slot(path, "markdown", i, tok, env, (name,), cell.strip()))
+    return out
+
+
+def _cells(body: str) -> list[tuple[str, int]]:
+    """A table row's cells and where each starts on the line (an escaped `\\|` stays in)."""
+    out: list[tuple[str, int]] = []
+    start = body.index("|") + 1
+    i = start
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+            continue
+        if body[i] == "|":
+            out.append((body[start:i], start))
+            start = i + 1
+        i += 1
+    if body[start:].strip():
+        out.append((body[start:], start))
+    return out
+
+
+def _plain(cell: str) -> str:
+    return re.sub(r"[*_`\[\]]|\(.*?\)", "", cell).strip()

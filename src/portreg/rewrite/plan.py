@@ -129,6 +129,37 @@ def _compose_by_name(names: Names, slot: Slot) -> tuple[str | None, str]:
     return (named.pop(), "name") if len(named) == 1 else (None, "")
 
 
+class Recorded:
+    """The places import recorded for each registration (`Service.bindings`), indexed."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.env: dict[str, set[str]] = {}
+        self.compose: dict[tuple[str, str], set[str]] = {}
+        self.registry = registry
+        for s in registry.services.values():
+            for b in s.bindings:
+                if b.startswith("$"):
+                    self.env.setdefault(b[1:], set()).add(s.id)
+                else:
+                    path, _, owner = b.rpartition(":")
+                    self.compose.setdefault((path, owner), set()).add(s.id)
+
+    def owner(self, slot: Slot) -> str | None:
+        if slot.kind == "env":
+            ids = self.env.get(slot.owners[0], set())
+            return next(iter(ids)) if len(ids) == 1 else None
+        if slot.kind != "compose":
+            return None
+        ids = {sid for o in slot.owners for sid in self.compose.get((slot.path, o), ())}
+        if len(ids) > 1:  # a service of several ports: the entry's container port says which
+            ids = {i for i in ids if str(self.registry.services[i].container_port) == slot.value}
+        return next(iter(ids)) if len(ids) == 1 else None
+
+    def places(self, sid: str) -> list[str]:
+        """The compose places recorded for `sid` (a `.env` key may rightly be in no file)."""
+        return [b for b in self.registry.services[sid].bindings if not b.startswith("$")]
+
+
 def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
     """Each slot with the service it belongs to (or None), by the rules in the module doc."""
     per_line: dict[tuple[str, int], int] = {}
@@ -141,13 +172,17 @@ def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
     avoid = set(registry.policy.avoid)
     names = Names(registry)
     holders: dict[tuple[int, str], set[str]] = {}
+    recorded = Recorded(registry)
     for svc in registry.services.values():
         for env, p in svc.assigned():
             holders.setdefault((p, env), set()).add(svc.id)
     out: list[Binding] = []
     for slot in slots:
-        sid: str | None = None
-        how = ""
+        sid: str | None = recorded.owner(slot)
+        how = "recorded" if sid is not None else ""
+        if how:
+            out.append(Binding(slot, sid, how))
+            continue
         if slot.kind == "env" and per_line[slot.path, slot.line] == 1:
             sid, how = _env_by_name(names, slot)
         elif slot.kind == "compose":
@@ -211,7 +246,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
     A compose file that is not valid YAML raises PortregError naming it: nothing is written.
     """
     from portreg.rewrite import compose, envfile, repo
-    from portreg.rewrite.markdown import MARKER, blocks, is_page
+    from portreg.rewrite.markdown import MARKER, blocks, is_page, table_slots
 
     exclude = registry.exclude if registry is not None else ()
     if files is None:
@@ -247,13 +282,16 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
                 page = rel == page_path
             else:
                 page = is_page(text, None if registry is None else registry.title)
-            if not (marked or page):
-                continue
             if page:
                 out.pages.append(rel)
-            elif marked:
-                blocks(text, rel)  # validate now: an unclosed marker stops the plan
-                out.marked.append(rel)
+            else:
+                if marked:
+                    blocks(text, rel)  # validate now: an unclosed marker stops the plan
+                    out.marked.append(rel)
+                # hand-kept port tables (outside the marked blocks): rewritten by `move`
+                found = table_slots(text, rel, envs) if "|" in text else []
+                if not (marked or found):
+                    continue
         out.texts[rel] = text
         out.slots.extend(found)
     return out
@@ -349,6 +387,24 @@ def changes(
         if after != before:
             out.append(FileChange(rel, before, after))
     return out
+
+
+def unrewritable(
+    found: Scan, bindings: list[Binding], registry: Registry, sid: str, environment: str
+) -> list[str]:
+    """The recorded places of `sid` (in `environment`'s files that exist) where no slot with
+    its port was found: a move would leave them behind."""
+    from portreg.rewrite import environment_of
+
+    envs = registry.environments()
+    located = {f"{b.slot.path}:{o}" for b in bindings if b.service == sid for o in b.slot.owners}
+    return [
+        place
+        for place in Recorded(registry).places(sid)
+        if place.rpartition(":")[0] in found.texts
+        and environment_of(place.rpartition(":")[0], envs) == environment
+        and place not in located
+    ]
 
 
 def sync_changes(found: Scan, registry: Registry) -> list[FileChange]:
@@ -453,8 +509,15 @@ def move(
                 and b.slot.environment == environment
                 and b.slot.extra is not None
             ),
-            default=0,
+            default=service.width - 1,
         )
+        missing = unrewritable(found, bindings, before, service.id, environment)
+        if missing:
+            raise PortregError(
+                f"cannot move {service.id}: its port {old} is recorded in {', '.join(missing)}"
+                " but not found there (edit it by hand, or `portreg import` the file again);"
+                " nothing changed"
+            )
         busy = {p for extra in range(port, port + width + 1) for p in live(extra)}
         stamp = ops.Stamp(who=who, at=at)
         after, _ = ops.move(
