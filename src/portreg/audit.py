@@ -156,8 +156,10 @@ def _services_on(registry: Registry) -> Iterable[tuple[Service, str, int]]:
 
 def _duplicates(registry: Registry) -> list[Finding]:
     holders: dict[tuple[int, str], list[tuple[Service, str]]] = defaultdict(list)
-    for s, env, port in _services_on(registry):
-        holders[(port, s.transport)].append((s, env))
+    for s, env, start in _services_on(registry):
+        for port in range(start, start + s.width):  # a range holds each of its ports
+            for transport in s.transports:
+                holders[(port, transport)].append((s, env))
     out = []
     for (port, transport), held in sorted(holders.items()):
         if len(held) < 2:
@@ -223,7 +225,13 @@ def _live(
     pairs already reported as not listening, so a failed health check does not repeat them."""
     silent: set[tuple[str, int]] = set()
     for s, env, port in _services_on(registry):
-        held = by_port.get((port, s.transport), [])
+        # A registration on TCP and UDP listens if either does; a range if any of its ports.
+        held = [
+            lst
+            for p in range(port, port + s.width)
+            for t in s.transports
+            for lst in by_port.get((p, t), [])
+        ]
         if s.reserved:
             if held:
                 findings.append(Finding(
@@ -265,8 +273,7 @@ def _live(
 
 def _undocumented(registry: Registry, host: Sequence[Listener]) -> list[Finding]:
     policy = registry.policy
-    registered = {(p, s.transport) for s, _, p in _services_on(registry)}
-    registered_any = {p for p, _ in registered}
+    registered_any = registry.taken_ports()
     grouped: dict[tuple[int, str], list[Listener]] = defaultdict(list)
     for lst in host:
         if policy.in_range(lst.port) and lst.port not in registered_any:

@@ -37,20 +37,29 @@ def test_three_projects_publishing_one_port(tmp_path: Path, run: Run) -> None:
         (tmp_path / name).write_text(text)
     proc = run("import", *projects, cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
+    # One owner, the first in (file, line) order whatever the order of the arguments; a
+    # FILE:LINE line names each other claimant.
     clash_lines = [ln for ln in proc.stderr.splitlines() if "54000" in ln]
-    assert len(clash_lines) == 1
-    line = clash_lines[0]
-    for name in projects:
-        assert name in line
-    for service in ("web", "admin", "docs"):
-        assert service in line
+    assert sorted(ln.split(": ")[0] for ln in clash_lines) == [
+        "docs/compose.yaml:3",
+        "shop/docker-compose.yaml:4",
+    ]
+    assert all("admin's" in ln for ln in clash_lines)
 
     services = _services(run, tmp_path)
-    assert set(services) == {"db", "cache", "dns"}  # the rest is imported
+    assert set(services) == {"admin", "db", "cache", "dns"}
+    assert services["admin"]["port"] == 54000
     assert services["db"]["port"] == 54432
     assert services["db"]["protocol"] == "postgres"
     assert (services["dns"]["port"], services["dns"]["transport"]) == (53053, "udp")
-    assert all(s["port"] != 54000 for s in services.values())
+
+    again = tmp_path.parent / f"{tmp_path.name}-again"
+    for name, text in projects.items():
+        (again / name).parent.mkdir(parents=True, exist_ok=True)
+        (again / name).write_text(text)
+    backwards = run("import", *reversed(list(projects)), cwd=again)
+    assert backwards.returncode == 1
+    assert _services(run, again) == services
 
 
 def test_compose_and_env_land_on_the_seeds_services(tmp_path: Path, run: Run) -> None:
@@ -108,8 +117,12 @@ def test_second_published_port_is_its_own_service_and_reimport_changes_nothing(
     assert run("init", cwd=tmp_path).returncode == 0
     first = run("import", "docker-compose.yml", ".env.example", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    got = {sid: (r["name"], r["port"]) for sid, r in _services(run, tmp_path).items()}
-    assert got == {"web": ("web", 53080), "web-443": ("web-443", 53443), "api": ("api", 53100)}
+    got = {
+        (r["service"], r["port_name"]): r["port"]
+        for r in json.loads(run("list", "--json", cwd=tmp_path).stdout)
+    }
+    # two published ports of one compose service: two named ports of one registry service
+    assert got == {("web", "http"): 53080, ("web", "https"): 53443, ("api", None): 53100}
     before = (tmp_path / "ports.toml").read_bytes()
     for order in (("docker-compose.yml", ".env.example"), (".env.example", "docker-compose.yml")):
         again = run("import", *order, cwd=tmp_path)
@@ -135,7 +148,7 @@ def test_env_url_on_a_compose_port_is_that_service_in_either_order(
 
 
 def test_override_file_adds_a_port_and_reimport_changes_nothing(tmp_path: Path, run: Run) -> None:
-    """compose concatenates an override's ports with the base file's: a second service."""
+    """compose concatenates an override's ports with the base file's: a second named port."""
     (tmp_path / "docker-compose.yml").write_text("services:\n  web:\n    ports: ['53501:8080']\n")
     (tmp_path / "docker-compose.override.yml").write_text(
         "services:\n  web:\n    ports: ['53541:8080']\n"
@@ -144,8 +157,11 @@ def test_override_file_adds_a_port_and_reimport_changes_nothing(tmp_path: Path, 
     files = ("docker-compose.yml", "docker-compose.override.yml", ".env.example")
     assert run("init", cwd=tmp_path).returncode == 0
     assert run("import", *files, cwd=tmp_path).returncode == 0
-    got = {sid: r["port"] for sid, r in _services(run, tmp_path).items()}
-    assert got == {"web": 53501, "web-8080": 53541}
+    got = {
+        (r["service"], r["port_name"]): r["port"]
+        for r in json.loads(run("list", "--json", cwd=tmp_path).stdout)
+    }
+    assert got == {("web", "http-alt"): 53501, ("web", "http-alt-2"): 53541}
     before = (tmp_path / "ports.toml").read_bytes()
     again = run("import", *reversed(files), cwd=tmp_path)
     assert again.returncode == 0 and "already up to date" in again.stdout, again.stdout

@@ -249,5 +249,5 @@ def test_a_published_range_moves_whole_and_only_onto_free_ports(tmp_path: Path, 
     moved = run("move", "range", "53600", "--reason", "x", cwd=repo)
     assert moved.returncode == 0, moved.stderr
     assert "'53600-53602:10000-10002/udp'" in (repo / "docker-compose.yml").read_text()
-    notes = tomllib.loads((repo / "ports.toml").read_text())["services"]["range"]["notes"]
-    assert notes.startswith("publishes 53600-53602 ")
+    ports = tomllib.loads((repo / "ports.toml").read_text())["services"]["range"]["ports"]
+    assert ports == {"development": "53600-53602"}  # one registration, moved whole

@@ -79,7 +79,12 @@ def test_import_records_or_names_every_published_port(slug: str, tmp_path: Path,
     proc = run("import", *files, cwd=project)
     assert proc.returncode in (0, 1), proc.stderr
     listed = run("list", "--json", cwd=project)
-    recorded = {(r["port"], r["transport"]) for r in json.loads(listed.stdout)}
+    recorded = {
+        (port, r["transport"])
+        for r in json.loads(listed.stdout)
+        if r["port"] is not None
+        for port in range(r["port"], (r["port_end"] or r["port"]) + 1)
+    }
     expected = json.loads((project / "expected.json").read_text())
     (name,) = files
     for e in expected["published"]:

@@ -7,7 +7,6 @@ and parsed before anything is written: one bad file means no change at all.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from portreg.environment import Environment
 from portreg.errors import ExitCode, PortregError
 from portreg.importers import MergeReport
+from portreg.importers._result import Imported
 from portreg.views import Lines, View, Warning
 
 
@@ -64,14 +64,7 @@ def run(env: Environment, args: argparse.Namespace) -> ImportResult:
         except OSError as exc:
             raise PortregError(f"cannot read {name}: {exc.strerror}") from None
         files.append((name, path, data))
-    named_env = _variables(data for name, _p, data in files if _is_env_name(name))
-    pieces = []
-    for name, path, data in files:
-        # `${API_PORT}` in a compose file: the project's .env (what compose reads), else a
-        # .env file named in this same import.
-        project_env = path.parent / ".env"
-        own = _variables([project_env.read_bytes()]) if project_env.is_file() else {}
-        pieces.append(importers.parse(name, data, {**named_env, **own}))
+    pieces = read_all(files)
 
     target = env.registry_path(must_exist=False)
     stamp = Stamp(env.who, env.now())
@@ -92,16 +85,44 @@ def run(env: Environment, args: argparse.Namespace) -> ImportResult:
     return ImportResult(str(target), report)
 
 
-def _is_env_name(name: str) -> bool:
-    base = Path(name).name
-    return base == ".env" or base.startswith(".env.") or base.endswith(".env")
+def read_all(files: list[tuple[str, Path, bytes]]) -> list[Imported]:
+    """Each (name, path, content) parsed, compose files reading `${VAR}` as compose would:
+    the project directory's `.env`, over the `.env*` / `env.example` files of this import
+    (the intended defaults)."""
+    from portreg import importers
+    from portreg.importers.published import project_variables
+    from portreg.rewrite import is_env_file
+
+    examples = [
+        data.decode("utf-8", "replace")
+        for name, _p, data in files
+        if is_env_file(name) and Path(name).name != ".env"
+    ]
+    examples += [
+        data.decode("utf-8", "replace") for name, _p, data in files if Path(name).name == ".env"
+    ]
+    pieces = []
+    for name, path, data in files:
+        project_env = path.parent / ".env"
+        dotenv = project_env.read_text(errors="replace") if project_env.is_file() else None
+        # the project directory's templates too: where projects write the intended values
+        beside = [
+            p.read_text(errors="replace")
+            for p in sorted(path.parent.iterdir())
+            if p.name != ".env" and is_env_file(p.name) and p.is_file()
+        ]
+        variables = project_variables(dotenv, examples + beside)
+        pieces.append(importers.parse(name, data, variables))
+    return pieces
 
 
-def _variables(texts: Iterable[bytes]) -> dict[str, str]:
-    from portreg.rewrite.envfile import entries
+def project_files(root: Path) -> list[tuple[str, Path, bytes]]:
+    """Every file under `root` that `import` reads (compose, `.env*`, Markdown), sorted."""
+    from portreg.rewrite import is_compose_file, is_env_file, is_markdown_file
 
-    out: dict[str, str] = {}
-    for data in texts:
-        for e in entries(data.decode("utf-8", "replace")):
-            out.setdefault(e.key, e.value)
+    out = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if is_compose_file(rel) or is_env_file(rel) or is_markdown_file(rel):
+            out.append((rel, path, path.read_bytes()))
     return out

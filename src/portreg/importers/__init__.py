@@ -95,6 +95,7 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
     """Fold imported files into `base`. Imports record what a page says, even where it breaks
     the policy (the audit reports that); merging the same content twice changes nothing."""
     pieces, clashes = resolve_clashes(base, _combined(pieces))
+    clashes = [c for p in pieces for c in p.clashes] + clashes
     registry = base
     added: list[str] = []
     updated: list[str] = []
@@ -167,13 +168,14 @@ def _combined(pieces: list[Imported]) -> list[Imported]:
         return pieces
     from portreg.importers import compose
 
-    services, warnings = compose.combine(composes)
+    services, warnings, clashes = compose.combine(composes)
     own = [w for p in composes for w in p.warnings if not _is_port_warning(w)]
     joined = Imported(
         Registry(services=services),
         ", ".join(p.source for p in composes),
         warnings=(*own, *warnings),
         kind="compose",
+        clashes=tuple(clashes),
     )
     others = [p for p in pieces if p.kind != "compose"]
     return [*others, joined]

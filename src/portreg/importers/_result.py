@@ -25,3 +25,5 @@ class Imported:
     # compose files of one import are combined (one owner per port, in any order).
     published: Read | None = None
     images: Mapping[str, str] = field(default_factory=dict)
+    # `FILE:LINE` lines for ports another service of this import owns (what `import` exits 1 for)
+    clashes: tuple[str, ...] = ()

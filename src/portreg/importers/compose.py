@@ -34,6 +34,7 @@ _WELL_KNOWN = {
     587: "submission", 636: "ldaps", 993: "imaps", 995: "pop3s", 1883: "mqtt", 3478: "turn",
     4190: "sieve", 5349: "turns", 8080: "http-alt", 8443: "https-alt", 8883: "mqtts",
 }  # fmt: skip
+_CLASH = "'s ("  # how `published.owners` names the owner: "already web's (FILE:LINE)"
 _PORT_WORDS = frozenset({"port", "ports", "host", "published", "bind", "listen", "external"})
 
 
@@ -51,7 +52,8 @@ def image_protocol(image: str, container: int | None, transport: str) -> str:
 def parse(text: str, source: str, variables: Mapping[str, str] | None = None) -> Imported:
     """One compose file: its services (as `combine` makes them) and its `FILE:LINE` warnings."""
     from portreg.importers.published import read
-    from portreg.rewrite.compose import get, items, load, scalar, shape_problems
+    from portreg.importers.yamlnodes import get, items, load, scalar
+    from portreg.rewrite.compose import shape_problems
 
     doc: Any = load(text, source)
     problems = shape_problems(doc)
@@ -67,11 +69,12 @@ def parse(text: str, source: str, variables: Mapping[str, str] | None = None) ->
         published=found,
         images=images,
     )
-    services, warnings = combine([piece])
+    services, warnings, clashes = combine([piece])
     return replace(
         piece,
         registry=Registry(services=services),
         warnings=(*piece.warnings, *warnings),
+        clashes=tuple(clashes),
     )
 
 
@@ -90,9 +93,10 @@ class _Entry:
     host_ip: str = ""
 
 
-def combine(pieces: list[Imported]) -> tuple[dict[str, Service], list[str]]:
-    """The services every compose piece of one import publishes, with the `FILE:LINE` warnings
-    for what is not recorded. The same files in any order give the same result."""
+def combine(pieces: list[Imported]) -> tuple[dict[str, Service], list[str], list[str]]:
+    """The services every compose piece of one import publishes, the `FILE:LINE` warnings for
+    entries that publish no fixed port, and those for ports another service owns (clashes).
+    The same files in any order give the same result."""
     from portreg.importers.published import owners
     from portreg.rewrite import environment_of
 
@@ -152,25 +156,28 @@ def combine(pieces: list[Imported]) -> tuple[dict[str, Service], list[str]]:
                 width=e.end - e.start + 1,
                 bindings=tuple(dict.fromkeys(bindings)),
             )
-    return services, list(owned.warnings)
+    clashes = [w for w in owned.warnings if _CLASH in w]
+    return services, [w for w in owned.warnings if _CLASH not in w], clashes
 
 
 def _names(compose_name: str, group: list[_Entry]) -> dict[int, str]:
-    """A port name for each entry of one compose service, unique within it; the same entry in
-    another environment's file gets the same name."""
+    """A port name for each entry of one compose service: the same entry in another
+    environment's file gets the same name; two entries of one environment never share one
+    (`http-alt`, then `http-alt-2` for an override's second host port on the same container
+    port)."""
     prefix = service_id(compose_name)
-    wanted: dict[int, str] = {}
-    for e in group:
-        wanted[id(e)] = _name_of(prefix, e)
-    # Two different entries wanting one name: the later ones take their container port.
-    taken: dict[str, tuple[int | None, int]] = {}
     out: dict[int, str] = {}
-    for e in sorted(group, key=lambda e: (e.container or 0, e.start)):
-        name = wanted[id(e)]
-        ident = (e.container, e.end - e.start)
-        if name in taken and taken[name] != ident:
-            name = str(e.container or e.start) if e.start == e.end else f"{e.start}-{e.end}"
-        taken.setdefault(name, ident)
+    # Entries of one environment in a stable order: by container port, then host port.
+    ordered = sorted(group, key=lambda e: (e.environment, e.container or 0, e.start))
+    used: dict[str, set[str]] = {}
+    for e in ordered:
+        name = wanted = _name_of(prefix, e)
+        taken = used.setdefault(e.environment, set())
+        k = 2
+        while name in taken:
+            name = f"{wanted}-{k}"
+            k += 1
+        taken.add(name)
         out[id(e)] = name
     return out
 

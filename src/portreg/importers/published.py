@@ -63,7 +63,7 @@ class Read:
 
 
 def read(text: str, source: str, variables: Mapping[str, str]) -> Read:
-    from portreg.rewrite.compose import get, items, load, scalar
+    from portreg.importers.yamlnodes import get, items, load, scalar
 
     root: Any = load(text, source)
     ports: list[HostPort] = []
@@ -151,7 +151,7 @@ def _long(
     ports: list[HostPort],
     skipped: list[NotPublished],
 ) -> None:
-    from portreg.rewrite.compose import get, scalar
+    from portreg.importers.yamlnodes import get, scalar
 
     published = get(node, "published")
     target = get(node, "target")

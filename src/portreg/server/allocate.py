@@ -20,7 +20,7 @@ from portreg.model import ChangeEntry, Service, service_id
 from portreg.naming import claim, new_id
 from portreg.policy import first_free, no_free_port
 from portreg.records import row
-from portreg.server.codec import change_dict, service_from, utcnow
+from portreg.server.codec import change_dict, own_ports, service_from, utcnow
 from portreg.server.db import assignments, services
 from portreg.server.reads import load_meta_value, load_policy
 from portreg.server.writes import Written, insert_service, record
@@ -54,7 +54,7 @@ async def assign(
             .where(assignments.c.service_id == found.id)
             .order_by(assignments.c.seq, assignments.c.id)
         )
-        ports = dict(prow.all())
+        ports = own_ports(prow.all())
         existing = service_from(found, ports)
         if existing.id != ref:
             existing = claim(ref, existing)
@@ -164,7 +164,7 @@ async def _service_now(conn: AsyncConnection, ref: str, sid: str) -> Service | N
         .where(assignments.c.service_id == found[0].id)
         .order_by(assignments.c.seq, assignments.c.id)
     )
-    return service_from(found[0], dict(prow.all()))
+    return service_from(found[0], own_ports(prow.all()))
 
 
 async def assign_pg(

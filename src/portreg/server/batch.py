@@ -28,7 +28,14 @@ from portreg.model import ChangeEntry, Policy, Service, service_id
 from portreg.naming import claim, new_id
 from portreg.policy import first_free
 from portreg.records import row
-from portreg.server.codec import change_dict, policy_from, service_data, service_from, utcnow
+from portreg.server.codec import (
+    change_dict,
+    own_ports,
+    policy_from,
+    service_data,
+    service_from,
+    utcnow,
+)
 from portreg.server.writes import Written
 
 MAX_BATCH = 256
@@ -244,7 +251,7 @@ class SqliteAssigner:
         ).fetchone()
         if found is None:
             return None
-        ports = dict(
+        ports = own_ports(
             db.execute(
                 "SELECT environment, port FROM assignments WHERE service_id = ? ORDER BY seq, id",
                 (found["id"],),

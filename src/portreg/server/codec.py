@@ -19,6 +19,35 @@ _COLUMNS = ("name", "protocol", "transport", "status", "notes")
 _SKIP = {"id", "ports", *_COLUMNS}
 
 
+# A range registration (`Service.width` > 1) is stored as its first port plus one row per other
+# port, environment `development+1`, `development+2`, …: UNIQUE(host, transport, port) and the
+# allocator's scan of taken ports then cover every port of it, on SQLite and PostgreSQL alike.
+# Environment names never hold a `+` (validate.environment), so a reader can tell them apart.
+SHADOW = "+"
+
+
+def assignment_rows(s: Service, host: str) -> list[dict[str, Any]]:
+    """The `assignments` rows of one service: a row per environment, and a range's others."""
+    rows: list[dict[str, Any]] = []
+    for i, (env, port) in enumerate(s.ports.items()):
+        rows.append(
+            {"service_id": s.id, "environment": env, "host": host, "transport": s.transport,
+             "port": port, "seq": i}
+        )  # fmt: skip
+        if port is not None:
+            rows.extend(
+                {"service_id": s.id, "environment": f"{env}{SHADOW}{k}", "host": host,
+                 "transport": s.transport, "port": port + k, "seq": i}
+                for k in range(1, s.width)
+            )  # fmt: skip
+    return rows
+
+
+def own_ports(rows: Any) -> dict[str, int | None]:
+    """environment -> port from `assignments` rows (environment, port), a range's others out."""
+    return {env: port for env, port in rows if SHADOW not in env}
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portreg.model import ChangeEntry, Policy, Registry, Section
-from portreg.server.codec import change_dict, change_from, policy_from, service_from
+from portreg.server.codec import SHADOW, change_dict, change_from, policy_from, service_from
 from portreg.server.db import assignments, changes, events, meta, services
 
 
@@ -38,7 +38,8 @@ async def load_registry(conn: AsyncConnection, *, with_changes: bool = False) ->
         )
     )
     for sid, env, port in result.all():
-        ports.setdefault(sid, {})[env] = port
+        if SHADOW not in env:  # a range's other ports: its first port stands for them
+            ports.setdefault(sid, {})[env] = port
     svc_rows = (await conn.execute(select(services).order_by(services.c.seq))).all()
     svcs = {r.id: service_from(r, ports.get(r.id, {})) for r in svc_rows}
     history: tuple[ChangeEntry, ...] = ()

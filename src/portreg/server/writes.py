@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portreg.model import ChangeEntry, Registry, Service
 from portreg.records import row
-from portreg.server.codec import change_dict, policy_data, service_data, utcnow
+from portreg.server.codec import (
+    assignment_rows,
+    change_dict,
+    policy_data,
+    service_data,
+    utcnow,
+)
 from portreg.server.db import assignments, changes, events, meta, services
 from portreg.server.reads import load_registry
 
@@ -93,20 +99,7 @@ async def insert_service(conn: AsyncConnection, s: Service) -> None:
 async def _write_ports(conn: AsyncConnection, s: Service, host: str) -> None:
     await conn.execute(delete(assignments).where(assignments.c.service_id == s.id))
     if s.ports:
-        await conn.execute(
-            insert(assignments),
-            [
-                {
-                    "service_id": s.id,
-                    "environment": env,
-                    "host": host,
-                    "transport": s.transport,
-                    "port": port,
-                    "seq": i,
-                }
-                for i, (env, port) in enumerate(s.ports.items())
-            ],
-        )
+        await conn.execute(insert(assignments), assignment_rows(s, host))
 
 
 async def write_service(conn: AsyncConnection, s: Service, host: str, *, new: bool) -> None:
@@ -179,18 +172,7 @@ async def replace_all(conn: AsyncConnection, registry: Registry, who: str, reaso
                 data=service_data(s),
             )
         )
-    rows = [
-        {
-            "service_id": s.id,
-            "environment": env,
-            "host": registry.host,
-            "transport": s.transport,
-            "port": port,
-            "seq": i,
-        }
-        for s in registry.services.values()
-        for i, (env, port) in enumerate(s.ports.items())
-    ]
+    rows = [r for s in registry.services.values() for r in assignment_rows(s, registry.host)]
     if rows:
         await conn.execute(insert(assignments), rows)
     known = int(await conn.scalar(select(func.count()).select_from(changes)) or 0)

@@ -1,0 +1,284 @@
+"""What real repositories publish (issue 10): several ports per service, ranges, TCP and UDP,
+variables on either side, and the change procedure on every place import recorded."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Run, assert_one_line_error
+
+KONG = """\
+services:
+  kong:
+    image: kong:3.6
+    ports:
+      - "${KONG_HTTP_PORT:-8000}:8000/tcp"
+      - "${KONG_HTTPS_PORT:-8443}:8443/tcp"
+  db:
+    image: mariadb:11
+    ports:
+      - "${SQL_PORT:-127.0.0.1:13306}:3306"
+  web:
+    image: nginx
+    ports:
+      - published: "${WEBP:-8083}"
+        target: 80
+"""
+KONG_ENV = "KONG_HTTP_PORT=8000\nKONG_HTTPS_PORT=8443\n"
+TURN = """\
+services:
+  coturn:
+    image: coturn/coturn
+    ports:
+      - "3478:3478"
+      - "3478:3478/udp"
+      - "30000-30009:30000-30009"
+"""
+README = """\
+# Stack
+
+| Service | Port | Notes |
+|---------|------|-------|
+| Kong | 8000 / 8443 | gateway |
+| Database | 13306 | mariadb |
+"""
+
+
+def _rows(run: Run, cwd: Path) -> list[dict[str, object]]:
+    proc = run("list", "--json", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    rows: list[dict[str, object]] = json.loads(proc.stdout)
+    return rows
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_a_service_key_prefix_never_moves_the_wrong_port(tmp_path: Path, run: Run) -> None:
+    """`KONG_HTTP_PORT` / `KONG_HTTPS_PORT`: moving https rewrites https's key, compose default
+    and table cell, nothing else; sync then changes nothing."""
+    p = _project(
+        tmp_path,
+        {"docker-compose.yml": KONG, ".env.example": KONG_ENV, "README.md": README},
+    )
+    assert run("import", "docker-compose.yml", ".env.example", cwd=p).returncode == 0
+    named = {(r["service"], r["port_name"]): r["port"] for r in _rows(run, p)}
+    assert named[("kong", "http")] == 8000 and named[("kong", "https")] == 8443
+    ambiguous = run("move", "kong", "53100", "--reason", "r", cwd=p)
+    assert_one_line_error(ambiguous)
+    assert "kong:http" in ambiguous.stderr and "kong:https" in ambiguous.stderr
+    before = {n: (p / n).read_text() for n in ("docker-compose.yml", ".env.example", "README.md")}
+    moved = run("move", "kong:https", "53101", "--reason", "tls port", cwd=p)
+    assert moved.returncode == 0, moved.stderr
+    assert (p / ".env.example").read_text() == "KONG_HTTP_PORT=8000\nKONG_HTTPS_PORT=53101\n"
+    compose = (p / "docker-compose.yml").read_text()
+    assert compose == before["docker-compose.yml"].replace(":-8443}", ":-53101}")
+    assert (p / "README.md").read_text() == before["README.md"].replace("8443", "53101")
+    check = run("sync", "--check", cwd=p)
+    assert check.returncode == 0, check.stdout + check.stderr
+    synced = run("sync", cwd=p)
+    assert synced.returncode == 0
+    assert (p / ".env.example").read_text().count("8000") == 1
+    assert (p / "docker-compose.yml").read_text() == compose
+
+
+@pytest.mark.parametrize(
+    ("ref", "old", "new"),
+    [("db", "13306", "53306"), ("web", "8083", "53083")],
+)
+def test_moves_defaults_with_an_address_and_long_syntax_variables(
+    tmp_path: Path, run: Run, ref: str, old: str, new: str
+) -> None:
+    p = _project(tmp_path, {"docker-compose.yml": KONG})
+    assert run("import", "docker-compose.yml", cwd=p).returncode == 0
+    before = (p / "docker-compose.yml").read_text()
+    assert run("move", ref, new, "--reason", "r", cwd=p).returncode == 0
+    after = (p / "docker-compose.yml").read_text()
+    changed = [
+        (a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b
+    ]
+    assert len(changed) == 1 and changed[0][1] == changed[0][0].replace(old, new)
+    assert run("sync", "--check", cwd=p).returncode == 0
+
+
+def test_a_range_occupies_every_port_and_tcp_udp_is_one_registration(
+    tmp_path: Path, run: Run
+) -> None:
+    p = _project(tmp_path, {"docker-compose.yml": TURN})
+    proc = run("import", "docker-compose.yml", cwd=p)
+    assert proc.returncode == 0, proc.stderr
+    assert "clash" not in proc.stderr
+    rows = _rows(run, p)
+    recorded = {
+        (port, r["transport"])
+        for r in rows
+        for port in range(int(r["port"]), int(r["port_end"] or r["port"]) + 1)  # type: ignore[call-overload]
+    }
+    assert {(3478, "tcp"), (3478, "udp")} <= recorded
+    assert {(port, "tcp") for port in range(30000, 30010)} <= recorded
+    ranged = [r for r in rows if r["port_end"] is not None]
+    assert [(r["port"], r["port_end"]) for r in ranged] == [(30000, 30009)]
+    check = run("check", "30005", cwd=p)
+    assert check.returncode == 1 and "coturn" in check.stdout
+    refused = run("add", "x", "--port", "30007", cwd=p)
+    assert refused.returncode == 2 and "coturn" in refused.stderr
+    # assign never lands in the range, even when the policy's range covers it
+    (p / "ports.toml").write_text(
+        (p / "ports.toml").read_text().replace("range = [53000, 54999]", "range = [30000, 30020]")
+    )
+    got = run("assign", "fresh", cwd=p)
+    assert got.returncode == 0, got.stderr
+    assert int(got.stdout) == 30010
+    # TCP and UDP on one number move together, a range moves whole
+    turn = next(r for r in rows if r["port"] == 3478)
+    ref = f"coturn:{turn['port_name']}" if turn["port_name"] else "coturn"
+    assert run("move", ref, "30013", "--reason", "r", cwd=p).returncode == 0
+    text = (p / "docker-compose.yml").read_text()
+    assert '"30013:3478"' in text and '"30013:3478/udp"' in text
+    relay = f"coturn:{ranged[0]['port_name']}"
+    refused_move = run("move", relay, "30005", "--reason", "r", cwd=p)
+    assert refused_move.returncode == 0  # overlapping its own old range is its own business
+    assert '"30005-30014:30000-30009"' in (p / "docker-compose.yml").read_text()
+    clash = run("move", relay, "30010", "--reason", "r", cwd=p)
+    assert clash.returncode == 2 and "fresh" in clash.stderr  # 30010 is fresh's now
+
+
+def test_same_files_in_any_order_give_the_same_registry(tmp_path: Path, run: Run) -> None:
+    files = {
+        "docker-compose.yml": KONG,
+        "docker-compose.override.yml": (
+            "services:\n  kong:\n    ports:\n      - '8100:8100'\n"
+            "  admin:\n    ports:\n      - '8083:80'\n"
+        ),
+        ".env.example": KONG_ENV,
+    }
+    results = []
+    for i, order in enumerate((list(files), list(reversed(files)))):
+        p = _project(tmp_path / str(i), files)
+        proc = run("import", *order, cwd=p)
+        results.append(
+            (
+                proc.returncode,
+                sorted(json.dumps(r, sort_keys=True) for r in _rows(run, p)),
+                sorted(proc.stderr.splitlines()),
+            )
+        )
+    assert results[0] == results[1]
+    assert results[0][0] == 1  # admin and web both publish 8083: one owner, one clash line
+
+
+def test_a_recorded_place_that_cannot_be_rewritten_refuses_the_move(
+    tmp_path: Path, run: Run
+) -> None:
+    p = _project(tmp_path, {"docker-compose.yml": TURN})
+    assert run("import", "docker-compose.yml", cwd=p).returncode == 0
+    # Someone replaces the literal by a variable the repository does not define.
+    broken = TURN.replace('"3478:3478"\n', '"${TURN_PORT}:3478"\n')
+    (p / "docker-compose.yml").write_text(broken)
+    registry = (p / "ports.toml").read_text()
+    ref = next(f"{r['service']}:{r['port_name']}" for r in _rows(run, p) if r["port"] == 3478)
+    # The UDP line still carries the number: the registration's entry is found and moved.
+    ok = run("move", ref, "53478", "--reason", "r", cwd=p)
+    assert ok.returncode == 0, ok.stderr
+    (p / "docker-compose.yml").write_text(TURN.replace("30000-30009:", "${RELAY}:"))
+    (p / "ports.toml").write_text(registry)
+    relay = next(
+        f"{r['service']}:{r['port_name']}" for r in _rows(run, p) if r["port_end"] is not None
+    )
+    before = (p / "docker-compose.yml").read_text()
+    refused = run("move", relay, "53500", "--reason", "r", cwd=p)
+    assert_one_line_error(refused)
+    assert "docker-compose.yml:coturn" in refused.stderr
+    assert (p / "docker-compose.yml").read_text() == before
+    assert (p / "ports.toml").read_text() == registry
+
+
+# --- every corpus project: move each recorded port, then sync is clean -----------------------
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
+PROJECTS = sorted(p.name for p in CORPUS.iterdir() if (p / "SOURCE.toml").is_file())
+
+
+def _registrations(registry_path: Path) -> list[tuple[str, str, int, int]]:
+    from portreg import store
+
+    reg = store.load(registry_path)
+    return [(s.id, env, port, s.width) for s in reg.services.values() for env, port in s.assigned()]
+
+
+@pytest.mark.parametrize("slug", PROJECTS)
+def test_move_and_sync_on_every_corpus_project(slug: str, tmp_path: Path) -> None:
+    """For each recorded port of a real project: `move` to a free port, then `sync` has
+    nothing to do, only that port's digits changed in each rewritten line, and importing the
+    moved files again finds the new port."""
+    from portreg import importers, store
+    from portreg.rewrite import plan
+
+    base = tmp_path / "base"
+    shutil.copytree(CORPUS / slug, base)
+    at = datetime(2026, 12, 2, 12, 0, 0)
+    report = importers.merge(store.loads(""), _pieces(base), plan_stamp(at))
+    store.create(base / "ports.toml", report.registry)
+    regs = _registrations(base / "ports.toml")
+    assert regs, "the corpus project publishes no port portreg recorded"
+    target = 54100
+    for sid, env, old, width in regs:
+        work = tmp_path / f"w-{re.sub(r'[^a-z0-9]+', '-', sid)}-{env}"
+        shutil.copytree(base, work)
+        before = {p.name: p.read_text() for p in work.iterdir() if p.is_file()}
+        try:
+            report_m = plan.move(
+                work / "ports.toml", sid, target, env, "corpus", "test", at, lambda _p: set()
+            )
+        except Exception as exc:  # a refusal must be one line, every file untouched
+            from portreg.errors import PortregError
+
+            assert isinstance(exc, PortregError), exc
+            assert "\n" not in str(exc)
+            after = {p.name: p.read_text() for p in work.iterdir() if p.is_file()}
+            assert after == before
+            continue
+        for f in report_m.files:
+            for _line, old_text, new_text in f.changed_lines():
+                shifted = _shift(old_text, old, target, width)
+                assert new_text == shifted, (f.path, old_text, new_text)
+        _, pending = plan.sync(work / "ports.toml", check=True)
+        assert pending == [], [p.diff() for p in pending]
+        # a fresh import of the moved files finds the new port
+        again = importers.merge(store.loads(""), _pieces(work), plan_stamp(at)).registry
+        found = {p for s in again.services.values() for _e, p in s.assigned()}
+        if any(f.path != "ports.toml" for f in report_m.files):
+            assert target in found, (sid, [f.path for f in report_m.files])
+
+
+def _pieces(root: Path) -> list[object]:
+    from portreg.commands.import_ import project_files, read_all
+
+    files = [
+        f for f in project_files(root) if f[0] not in ("expected.json",) and f[0] != "README.md"
+    ]
+    return list(read_all(files))
+
+
+def _shift(line: str, old: int, new: int, width: int) -> str:
+    """`line` with `old` (and a range's end) replaced by `new` where it stands alone."""
+    out = re.sub(rf"(?<![\w.]){old}(?!\d)", str(new), line, count=1)
+    if width > 1:
+        out = re.sub(rf"-{old + width - 1}(?!\d)", f"-{new + width - 1}", out, count=1)
+    return out
+
+
+def plan_stamp(at: datetime) -> object:
+    from portreg.ops import Stamp
+
+    return Stamp("test", at)
