@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from portreg.importers._result import Imported
+from portreg.ops import Stamp
 from tests.conftest import Run, assert_one_line_error
 
 KONG = """\
@@ -140,17 +142,26 @@ def test_a_range_occupies_every_port_and_tcp_udp_is_one_registration(
     assert got.returncode == 0, got.stderr
     assert int(got.stdout) == 30010
     # TCP and UDP on one number move together, a range moves whole
+    (p / "ports.toml").write_text(
+        (p / "ports.toml").read_text().replace("range = [30000, 30020]", "range = [53000, 54999]")
+    )
     turn = next(r for r in rows if r["port"] == 3478)
     ref = f"coturn:{turn['port_name']}" if turn["port_name"] else "coturn"
-    assert run("move", ref, "30013", "--reason", "r", cwd=p).returncode == 0
+    assert run("move", ref, "53478", "--reason", "r", cwd=p).returncode == 0
     text = (p / "docker-compose.yml").read_text()
-    assert '"30013:3478"' in text and '"30013:3478/udp"' in text
+    assert '"53478:3478"' in text and '"53478:3478/udp"' in text
     relay = f"coturn:{ranged[0]['port_name']}"
-    refused_move = run("move", relay, "30005", "--reason", "r", cwd=p)
-    assert refused_move.returncode == 0  # overlapping its own old range is its own business
-    assert '"30005-30014:30000-30009"' in (p / "docker-compose.yml").read_text()
-    clash = run("move", relay, "30010", "--reason", "r", cwd=p)
-    assert clash.returncode == 2 and "fresh" in clash.stderr  # 30010 is fresh's now
+    assert run("move", relay, "53600", "--reason", "r", cwd=p).returncode == 0
+    assert '"53600-53609:30000-30009"' in (p / "docker-compose.yml").read_text()
+    # overlapping its own old ports is no clash
+    assert run("move", relay, "53605", "--reason", "r", cwd=p).returncode == 0
+    assert run("add", "blocker", "--port", "53620", cwd=p).returncode == 0
+    before = (p / "docker-compose.yml").read_text()
+    clash = run("move", relay, "53615", "--reason", "r", cwd=p)
+    assert_one_line_error(clash)
+    assert "blocker" in clash.stderr and "53620" in clash.stderr
+    assert (p / "docker-compose.yml").read_text() == before
+    assert run("sync", "--check", cwd=p).returncode == 0
 
 
 def test_same_files_in_any_order_give_the_same_registry(tmp_path: Path, run: Run) -> None:
@@ -222,12 +233,13 @@ def test_move_and_sync_on_every_corpus_project(slug: str, tmp_path: Path) -> Non
     nothing to do, only that port's digits changed in each rewritten line, and importing the
     moved files again finds the new port."""
     from portreg import importers, store
+    from portreg.model import Registry
     from portreg.rewrite import plan
 
     base = tmp_path / "base"
     shutil.copytree(CORPUS / slug, base)
     at = datetime(2026, 12, 2, 12, 0, 0)
-    report = importers.merge(store.loads(""), _pieces(base), plan_stamp(at))
+    report = importers.merge(Registry(), _pieces(base), plan_stamp(at))
     store.create(base / "ports.toml", report.registry)
     regs = _registrations(base / "ports.toml")
     assert regs, "the corpus project publishes no port portreg recorded"
@@ -255,13 +267,13 @@ def test_move_and_sync_on_every_corpus_project(slug: str, tmp_path: Path) -> Non
         _, pending = plan.sync(work / "ports.toml", check=True)
         assert pending == [], [p.diff() for p in pending]
         # a fresh import of the moved files finds the new port
-        again = importers.merge(store.loads(""), _pieces(work), plan_stamp(at)).registry
+        again = importers.merge(Registry(), _pieces(work), plan_stamp(at)).registry
         found = {p for s in again.services.values() for _e, p in s.assigned()}
         if any(f.path != "ports.toml" for f in report_m.files):
             assert target in found, (sid, [f.path for f in report_m.files])
 
 
-def _pieces(root: Path) -> list[object]:
+def _pieces(root: Path) -> list[Imported]:
     from portreg.commands.import_ import project_files, read_all
 
     files = [
@@ -278,7 +290,5 @@ def _shift(line: str, old: int, new: int, width: int) -> str:
     return out
 
 
-def plan_stamp(at: datetime) -> object:
-    from portreg.ops import Stamp
-
+def plan_stamp(at: datetime) -> Stamp:
     return Stamp("test", at)

@@ -134,6 +134,15 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     servers: list[Server] = []
 
     def _start(*, workers: int = 1, env: dict[str, str] | None = None, wait: bool = True) -> Server:
+        # free_port() closes its probe socket before the server binds: under load another
+        # process can take the port in between, so a lost race is retried on a new port.
+        for _attempt in range(3):
+            server = _launch(workers, env, wait)
+            if server is not None:
+                return server
+        raise AssertionError("the server lost the race for a free port three times")
+
+    def _launch(workers: int, env: dict[str, str] | None, wait: bool) -> Server | None:
         port = free_port()
         full = clean_env(env or {})
         log = tmp_path / f"server-{port}.log"
@@ -149,7 +158,12 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         server = Server(f"http://127.0.0.1:{port}", proc, full, tmp_path, log)
         servers.append(server)
         if wait:
-            wait_healthy(server.url, proc, log)
+            try:
+                wait_healthy(server.url, proc, log)
+            except AssertionError:
+                if "address already in use" in log.read_text():
+                    return None
+                raise
         return server
 
     yield _start

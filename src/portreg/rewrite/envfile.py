@@ -79,10 +79,14 @@ def tokens(value: str, key: str = "PORT") -> list[Token]:
     return found
 
 
-def slots(text: str, path: str, environment: str) -> list[Slot]:
+def slots(
+    text: str, path: str, environment: str, bound: frozenset[str] = frozenset()
+) -> list[Slot]:
+    """The ports of a `.env` file; a key in `bound` (recorded by import as carrying a port,
+    `INNER` read by `${INNER:-6060}`) is a port whatever its name."""
     out: list[Slot] = []
     for e in entries(text):
-        for t in tokens(e.value, e.key):
+        for t in tokens(e.value, "PORT" if e.key in bound else e.key):
             out.append(
                 Slot(
                     path=path,

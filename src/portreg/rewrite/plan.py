@@ -151,8 +151,14 @@ class Recorded:
         if slot.kind != "compose":
             return None
         ids = {sid for o in slot.owners for sid in self.compose.get((slot.path, o), ())}
-        if len(ids) > 1:  # a service of several ports: the entry's container port says which
-            ids = {i for i in ids if str(self.registry.services[i].container_port) == slot.value}
+        # The entry's container port says which of a service's ports it is (and that an entry
+        # import did not record, `${OPT-7070}:82` with OPT set empty, is none of them).
+        ids = {
+            i
+            for i in ids
+            if self.registry.services[i].container_port is None
+            or str(self.registry.services[i].container_port) == slot.value
+        }
         return next(iter(ids)) if len(ids) == 1 else None
 
     def places(self, sid: str) -> list[str]:
@@ -187,10 +193,14 @@ def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
             sid, how = _env_by_name(names, slot)
         elif slot.kind == "compose":
             sid, how = _compose_by_name(names, slot)
-            if sid is not None and any(per_owner[slot.path, o] > 1 for o in slot.owners):
-                # a service publishing several ports: only the one of its container port
+            if sid is not None:
+                # only the entry of its container port (a service may publish several, and an
+                # entry import left unrecorded is none of its own)
                 cport = registry.services[sid].container_port
-                if cport is None or slot.value.partition("-")[0] != str(cport):
+                several = any(per_owner[slot.path, o] > 1 for o in slot.owners)
+                if (cport is None and several) or (
+                    cport is not None and slot.value.partition("-")[0] != str(cport)
+                ):
                     sid = None
         if sid is not None and how != "recorded" and slot.port in avoid:
             sid = None
@@ -258,6 +268,12 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
     # every Markdown file that reads as a page with this registry's title is one.
     page_path = _page_path(root, registry.page) if registry is not None else ""
     out = Scan(root)
+    bound = frozenset(
+        b[1:]
+        for s in (registry.services.values() if registry is not None else ())
+        for b in s.bindings
+        if b.startswith("$")
+    )
     if page_path and page_path not in names:
         out.texts[page_path] = ""
         out.pages.append(page_path)
@@ -272,7 +288,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
         if text is None:
             continue
         if env_file:
-            found = envfile.slots(text, rel, environment_of(rel, envs))
+            found = envfile.slots(text, rel, environment_of(rel, envs), bound)
         elif compose_file:
             found = compose.slots(text, rel, environment_of(rel, envs))
         else:
@@ -410,8 +426,14 @@ def unrewritable(
 def sync_changes(found: Scan, registry: Registry) -> list[FileChange]:
     """Everything that differs from the registry: each slot's service's current port."""
 
+    # `${INNER:-6060}` whose INNER an env file of the repository sets: the default is not
+    # the value in use, the env file's slot is (and is checked itself).
+    keys = {slot.owners[0] for slot in found.slots if slot.kind == "env"}
+
     def port_for(b: Binding) -> int | None:
         if b.service is None:
+            return None
+        if b.slot.kind == "compose" and keys.intersection(b.slot.variables):
             return None
         return registry.services[b.service].ports.get(b.slot.environment)
 
@@ -533,6 +555,8 @@ def move(
 
         def port_for(b: Binding) -> int | None:
             ok = b.service == service.id and b.slot.environment == environment
+            # a variable's default moves only when it is the port in use
+            ok = ok and (not b.slot.variables or b.slot.port == old)
             return port if ok else None
 
         files = changes(found, bindings, port_for, after)
