@@ -123,6 +123,18 @@ class Service:
         return self.id.partition(PORT_SEP)[2] or None
 
     @property
+    def label(self) -> str:
+        """The display name, with the port's name for one of several: `Kong (https)`."""
+        return self.name if self.port_name is None else f"{self.name} ({self.port_name})"
+
+    def span(self, environment: str) -> str:
+        """The port as people write it: `53000`, a range `30000-30009`, or TBD."""
+        port = self.ports.get(environment)
+        if port is None:
+            return "TBD"
+        return str(port) if self.width == 1 else f"{port}-{port + self.width - 1}"
+
+    @property
     def transports(self) -> tuple[str, ...]:
         return tuple(self.transport.split("+"))
 
@@ -263,6 +275,16 @@ class Registry:
                 else:
                     taken.update(range(p, p + s.width))
         return taken
+
+    def listed(self) -> list[Service]:
+        """Every registration a table shows: a service whose ports all have names is shown
+        by its named ports alone."""
+        named = {s.base for s in self.services.values() if s.port_name is not None}
+        return [
+            s
+            for s in self.services.values()
+            if s.ports or s.port_name is not None or s.id not in named
+        ]
 
     def ports_of(self, base: str) -> list[Service]:
         """A service's registrations: its own port and each named one (`kong`, `kong:https`)."""

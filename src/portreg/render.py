@@ -45,8 +45,10 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     return "\n".join(out)
 
 
-def _port(port: int | None) -> str:
-    return "TBD" if port is None else str(port)
+def _port(port: int | None, s: Service | None = None) -> str:
+    if port is None:
+        return "TBD"
+    return str(port) if s is None or s.width == 1 else f"{port}-{port + s.width - 1}"
 
 
 def _title(word: str) -> str:
@@ -63,7 +65,9 @@ def protocol_cell(s: Service) -> str:
         return "UDP"
     if s.transport == "tcp" and s.protocol == infer_protocol(s.name, s.process):
         return "TCP"
-    return f"{s.transport.upper()} ({s.protocol})"
+    if "+" in s.transport and s.protocol in ("tcp", "udp"):
+        return "TCP+UDP"
+    return f"{s.transport.upper()} ({s.protocol})"  # TCP+UDP for one port on both
 
 
 def _rows(s: Service) -> list[tuple[str, int | None]]:
@@ -78,7 +82,7 @@ def _rows(s: Service) -> list[tuple[str, int | None]]:
 
 
 def _services_table(registry: Registry) -> str:
-    active = [s for s in registry.services.values() if not s.reserved]
+    active = [s for s in registry.listed() if not s.reserved]
     with_purpose = any(s.purpose for s in active)
     header: tuple[str, ...] = ("Service", "Port", "Protocol", "Status", "Environment", "Notes")
     if with_purpose:
@@ -87,8 +91,8 @@ def _services_table(registry: Registry) -> str:
     for s in active:
         for env, port in _rows(s):
             row: tuple[str, ...] = (
-                f"**{s.name}**",
-                _port(port),
+                f"**{s.label}**",
+                _port(port, s),
                 protocol_cell(s),
                 _title(s.status),
                 _title(env),
@@ -99,7 +103,7 @@ def _services_table(registry: Registry) -> str:
 
 
 def _reserved_table(registry: Registry) -> str:
-    kept = [s for s in registry.services.values() if s.reserved]
+    kept = [s for s in registry.listed() if s.reserved]
     with_env = any(env != "development" for s in kept for env, _ in _rows(s))
     with_proto = any(protocol_cell(s) != "TCP" for s in kept)
     with_notes = any(s.notes for s in kept)
@@ -113,7 +117,7 @@ def _reserved_table(registry: Registry) -> str:
     rows: list[tuple[str, ...]] = []
     for s in kept:
         for env, port in _rows(s):
-            row: tuple[str, ...] = (_port(port), s.name, _title(s.status), s.purpose)
+            row: tuple[str, ...] = (_port(port, s), s.label, _title(s.status), s.purpose)
             if with_proto:
                 row = (*row, protocol_cell(s))
             if with_env:
@@ -127,8 +131,8 @@ def _reserved_table(registry: Registry) -> str:
 def _environments_table(registry: Registry) -> str:
     envs = registry.environments()
     rows = [
-        (f"**{s.name}**", *(_port(s.ports[e]) if e in s.ports else "—" for e in envs))
-        for s in registry.services.values()
+        (f"**{s.label}**", *(_port(s.ports[e], s) if e in s.ports else "—" for e in envs))
+        for s in registry.listed()
     ]
     return _table(("Service", *(_title(e) for e in envs)), rows)
 
@@ -456,7 +460,7 @@ def layers(services: Sequence[Service]) -> list[list[Service]]:
 
 def _shown(registry: Registry) -> list[Service]:
     """The diagram's services: every one not merely reserved, and whatever they depend on."""
-    shown = {s.id: s for s in registry.services.values() if not s.reserved}
+    shown = {s.id: s for s in registry.listed() if not s.reserved}
     for s in list(shown.values()):
         for dep in s.depends_on:
             other = registry.get(dep)

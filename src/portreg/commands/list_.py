@@ -25,9 +25,11 @@ class Listing:
                 ("Service", "Port", "Protocol", "Status", "Environment", "Notes"),
                 tuple(
                     (
-                        r["name"],
-                        "TBD" if r["port"] is None else str(r["port"]),
-                        r["protocol"],
+                        r["name"] if r["port_name"] is None else f"{r['name']} ({r['port_name']})",
+                        _port(r),
+                        r["protocol"]
+                        if "+" in r["transport"] or r["transport"] == "tcp"
+                        else f"{r['protocol']}/{r['transport']}",
                         r["status"],
                         r["environment"],
                         r["notes"],
@@ -44,3 +46,9 @@ def run(env: Environment, args: argparse.Namespace) -> Listing:
 
     registry = open_backend(env).load()
     return Listing(service_rows(registry, args.env))
+
+
+def _port(row: dict[str, Any]) -> str:
+    if row["port"] is None:
+        return "TBD"
+    return str(row["port"]) if row["port_end"] is None else f"{row['port']}-{row['port_end']}"

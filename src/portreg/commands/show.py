@@ -61,7 +61,7 @@ def run(env: Environment, args: argparse.Namespace) -> Detail:
     from portreg.records import service_detail
 
     registry = open_backend(env).load()
-    service = find(registry, args.service)
+    service = find(registry, args.service, whole=True)
     history = [
         {
             "at": c.at.isoformat(sep=" "),
