@@ -7,7 +7,6 @@ and parsed before anything is written: one bad file means no change at all.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ class ImportResult:
 
 def run(env: Environment, args: argparse.Namespace) -> ImportResult:
     from portreg import importers, store
+    from portreg.importers.published import is_env_file, project_variables
     from portreg.model import Registry
     from portreg.ops import Stamp
 
@@ -64,14 +64,15 @@ def run(env: Environment, args: argparse.Namespace) -> ImportResult:
         except OSError as exc:
             raise PortregError(f"cannot read {name}: {exc.strerror}") from None
         files.append((name, path, data))
-    named_env = _variables(data for name, _p, data in files if _is_env_name(name))
+    # `.env*`, `env.example`, `*.env.example` named in this import: the intended defaults.
+    named = [data.decode("utf-8", "replace") for name, _p, data in files if is_env_file(name)]
     pieces = []
     for name, path, data in files:
-        # `${API_PORT}` in a compose file: the project's .env (what compose reads), else a
-        # .env file named in this same import.
+        # `${API_PORT}` in a compose file: the project's .env (what compose reads) over the
+        # env files named in this same import.
         project_env = path.parent / ".env"
-        own = _variables([project_env.read_bytes()]) if project_env.is_file() else {}
-        pieces.append(importers.parse(name, data, {**named_env, **own}))
+        own = project_env.read_text("utf-8", "replace") if project_env.is_file() else None
+        pieces.append(importers.parse(name, data, project_variables(own, named)))
 
     target = env.registry_path(must_exist=False)
     stamp = Stamp(env.who, env.now())
@@ -90,18 +91,3 @@ def run(env: Environment, args: argparse.Namespace) -> ImportResult:
     else:
         report = store.mutate(target, change)
     return ImportResult(str(target), report)
-
-
-def _is_env_name(name: str) -> bool:
-    base = Path(name).name
-    return base == ".env" or base.startswith(".env.") or base.endswith(".env")
-
-
-def _variables(texts: Iterable[bytes]) -> dict[str, str]:
-    from portreg.rewrite.envfile import entries
-
-    out: dict[str, str] = {}
-    for data in texts:
-        for e in entries(data.decode("utf-8", "replace")):
-            out.setdefault(e.key, e.value)
-    return out

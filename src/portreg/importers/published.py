@@ -240,6 +240,17 @@ def _publish(
         )
 
 
+def is_env_file(name: str) -> bool:
+    """`.env`, `.env.*`, `*.env`, `env.example`, `*.env.example`: a file of `KEY=VALUE` lines
+    that compose, or the people running it, read variables from."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return (
+        base in (".env", "env.example")
+        or base.startswith(".env.")
+        or base.endswith((".env", ".env.example"))
+    )
+
+
 def project_variables(dotenv: str | None, examples: list[str]) -> dict[str, str]:
     """What `${VAR}` reads: the project directory's `.env` (what compose reads), over the
     defaults of `.env.example` / `env.example` / `*.env.example` files imported along (what
