@@ -212,3 +212,23 @@ def test_import_records_a_variable_on_both_sides(tmp_path: Path, run: Run) -> No
     run("import", "docker-compose.yml", "env.example", cwd=project)
     rows = json.loads(run("list", "--json", cwd=project).stdout)
     assert (10000, "udp") in {(r["port"], r["transport"]) for r in rows}
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [s for s in SLUGS if len(_files(CORPUS / s, "compose") + _files(CORPUS / s, "env")) > 1],
+)
+def test_import_in_either_order_gives_the_same_registry(
+    slug: str, tmp_path: Path, run: Run
+) -> None:
+    files = [p.name for p in _files(CORPUS / slug, "compose") + _files(CORPUS / slug, "env")]
+    seen = []
+    for n, order in enumerate((files, files[::-1])):
+        project = tmp_path / f"{n}" / slug
+        shutil.copytree(CORPUS / slug, project)
+        proc = run("import", *order, cwd=project)
+        rows = json.loads(run("list", "--json", cwd=project).stdout)
+        ports = sorted((r["service"], r["port"], r["transport"], r["environment"]) for r in rows)
+        seen.append((proc.returncode, ports))
+    assert seen[0] == seen[1]
+    assert seen[0][1], "the import recorded something"
