@@ -3,23 +3,55 @@
 Pure: text in, an `Imported` out. The service comes from the URL's scheme when it names one
 (`postgresql+asyncpg://…` → PostgreSQL, `redis://` → Redis), else from the key without its
 suffix (`API_PORT` → api, `POSTGRES_PORT` → PostgreSQL). A URL is recorded as the service's
-connection string (`{port}` where the port stands), so `move` rewrites that key. Standard ports
-(`POSTGRES_CONTAINER_PORT=5432`) are a container's own, not the registry's: they are skipped.
+connection string (`{port}` where the port stands), so `move` rewrites that key.
+
+`ports` lists every key that carries a port, whatever the port (`APP_PORT=3000` and
+`WEB_PORT=8080` too: a standard port a project publishes is still its port; the audit says
+`avoided-port`). `parse` records them all, and says `FILE:LINE` and why for each one it cannot
+record: a key naming a container's own port (`POSTGRES_CONTAINER_PORT=5432`, `*_INTERNAL_PORT`,
+`*_TARGET_PORT`: the other side of a mapping, not a host port), a value with several ports, a
+key that gives no service name. Nothing is skipped without a word.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from portreg.importers._result import Imported
-from portreg.model import DEFAULT_AVOID, ConnectionString, Registry, Service, service_id
+from portreg.model import ConnectionString, Registry, Service, service_id
 from portreg.protocols import named_kind
 
 _SUFFIX = re.compile(
     r"_(?:PORT|URL|URI|DSN|ADDR|ADDRESS|HOST|ENDPOINT|SERVER)(?:_.*)?$", re.IGNORECASE
 )
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9]+)?://")
+# The container's side of a mapping: `POSTGRES_CONTAINER_PORT`, `APP_INTERNAL_PORT`.
+_CONTAINER_SIDE = re.compile(r"(?:^|_)(?:CONTAINER|INTERNAL|TARGET)_PORT(?:_|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvPort:
+    """One port a `.env` line carries: `KEY=53100`, or the `:53100` of `KEY=http://h:53100/x`."""
+
+    key: str
+    port: int
+    line: int  # 1-based
+    value: str  # the whole value, as written (quotes and comment removed)
+    start: int  # offsets of the port's digits in `value`
+    end: int
+
+
+def ports(text: str) -> tuple[EnvPort, ...]:
+    """Every port the file's `KEY=VALUE` lines carry, in file order (a value with two
+    `host:port` parts gives two). Commented-out lines carry none."""
+    from portreg.rewrite.envfile import entries, tokens
+
+    return tuple(
+        EnvPort(e.key, t.port, e.line + 1, e.value, t.start, t.end)
+        for e in entries(text)
+        for t in tokens(e.value, e.key)
+    )
 
 
 def service_for(key: str, value: str) -> tuple[str, str]:
@@ -47,14 +79,21 @@ def parse(text: str, source: str) -> Imported:
     warnings: list[str] = []
     for e in entries(text):
         found = tokens(e.value, e.key)
-        if len(found) != 1:
+        if not found:
+            continue
+        where = f"{source}:{e.line + 1}: {e.key}"
+        if len(found) > 1:
+            listed = ", ".join(str(t.port) for t in found)
+            warnings.append(f"{where} names {len(found)} ports ({listed}); not recorded")
             continue
         port = found[0].port
-        if port in DEFAULT_AVOID:
-            continue  # a container's or a tool's standard port, not a registry entry
+        if _CONTAINER_SIDE.search(e.key):
+            warnings.append(f"{where}={port} is a container's own port; not recorded")
+            continue
         name, protocol = service_for(e.key, e.value)
         sid = service_id(name)
         if not sid:
+            warnings.append(f"{where}: no service name in the key; {port} not recorded")
             continue
         conns: tuple[ConnectionString, ...] = ()
         if not e.value.isdigit():

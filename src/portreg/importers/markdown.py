@@ -921,3 +921,86 @@ def parse(text: str, source: str) -> Imported:
     """A seed-style Markdown page as an `Imported`; a page without a services table is bad
     input. Deterministic, so importing the same page twice changes nothing."""
     return _Page(text, source).run()
+
+
+# --- hand-kept port tables ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TablePort:
+    """One port a hand-kept table names: a row's service and one of the numbers in its port
+    cell (`80 / 443`, `8112,51413`, `53 - DNS<br>3000 - UI` give one `TablePort` each)."""
+
+    service: str
+    port: int
+    line: int  # 1-based source line of the row
+    cell: str  # the port cell as written
+
+
+# Not part of a word, a version, an address or a time: `P2P`, `1.2.3`, `10.0.0.5`, `host:80`
+# (a URL's port belongs to the URL, not to the table), `12:30`.
+_CELL_PORT = re.compile(r"(?<![\w.:#-])(?P<lo>\d{1,5})(?:-(?P<hi>\d{1,5}))?(?![\w.:]|-\d)")
+_TAG = re.compile(r"<[^>]*>")
+_NOT_HOST_SIDE = ("container", "internal", "target", "inside")
+
+
+def table_ports(text: str) -> tuple[TablePort, ...]:
+    """Every port of every pipe table with a port column, in page order.
+
+    Decisions (a hand-kept table is read as a person reads it):
+    - The port column is the first one headed like `Port`, `Ports`, `Host Port` (a
+      `Container Port` column is the other side of a mapping and is not read while a host-side
+      one exists). The service column is the first headed like `Service`, `Name`, `Component`,
+      else the first other column.
+    - Each number in the cell is a port (`80 / 443`, `8112,51413`, `80 - http<br>443 - https`);
+      `A-B` without spaces is a range, port by port. Words, `n/a`, `-` and `TBD` name none.
+    - A row without a service name names no port.
+    """
+    _title, sections = _sections(text)
+    out: list[TablePort] = []
+    for sec in sections:
+        for block in sec.blocks:
+            if not isinstance(block, _Table):
+                continue
+            port_col = _port_column(block.header)
+            if port_col is None:
+                continue
+            name_col = _name_column(block.header, port_col)
+            for cells, line in block.rows:
+                if port_col >= len(cells) or name_col >= len(cells):
+                    continue
+                service = _plain(_TAG.sub(" ", cells[name_col]))
+                if not service:
+                    continue
+                for port in cell_ports(cells[port_col]):
+                    out.append(TablePort(service, port, line, cells[port_col]))
+    return tuple(out)
+
+
+def cell_ports(cell: str) -> list[int]:
+    """The ports a table cell names, in order (see `table_ports`)."""
+    text = _plain(_TAG.sub(" ", re.sub(r"~~.*?~~", "", cell)))
+    found: list[int] = []
+    for m in _CELL_PORT.finditer(text):
+        lo = int(m.group("lo"))
+        hi = int(m.group("hi") or lo)
+        if PORT_MIN <= lo <= hi <= PORT_MAX:
+            found.extend(range(lo, hi + 1))
+    return found
+
+
+def _port_column(header: tuple[str, ...]) -> int | None:
+    portish = [i for i, h in enumerate(header) if re.search(r"\bports?\b", h)]
+    host_side = [i for i in portish if not any(w in header[i] for w in _NOT_HOST_SIDE)]
+    exact = [i for i in host_side if header[i] in _COLUMNS["port"]]
+    for choice in (exact, host_side):
+        if choice:
+            return choice[0]
+    return None
+
+
+def _name_column(header: tuple[str, ...], port_col: int) -> int:
+    for i, h in enumerate(header):
+        if i != port_col and (h in _COLUMNS["service"] or re.search(r"\b(service|name)\b", h)):
+            return i
+    return next((i for i in range(len(header)) if i != port_col), port_col)
