@@ -18,6 +18,8 @@ TRANSPORT_VALUES: tuple[str, ...] = (*TRANSPORTS, BOTH)
 # `kong:https`: one of several ports of a service, addressed by the service's id and the port's
 # name. Ids never hold a `:` (service_id maps it to `-`), so the split is unambiguous.
 PORT_SEP = ":"
+# A binding `$JIGASI_PORT_MAX.end`: the variable carries a range's last port, not its first.
+END = ".end"
 # A status in this set means "kept for later": listed under Reserved Ports, never audited as down.
 RESERVED_STATUSES = frozenset({"planned", "reserved"})
 

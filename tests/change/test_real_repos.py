@@ -241,8 +241,7 @@ def test_move_and_sync_on_every_corpus_project(slug: str, tmp_path: Path) -> Non
     at = datetime(2026, 12, 2, 12, 0, 0)
     report = importers.merge(Registry(), _pieces(base), plan_stamp(at))
     store.create(base / "ports.toml", report.registry)
-    regs = _registrations(base / "ports.toml")
-    assert regs, "the corpus project publishes no port portreg recorded"
+    regs = _registrations(base / "ports.toml")  # none: host networking, a page, …
     target = 54100
     for sid, env, old, width in regs:
         work = tmp_path / f"w-{re.sub(r'[^a-z0-9]+', '-', sid)}-{env}"

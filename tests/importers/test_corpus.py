@@ -151,8 +151,6 @@ def test_markdown_tables(slug: str) -> None:
 # What the import command still loses on this corpus, until the model and merge of issue 10
 # (items 1 and 2) land; strict, so the mark has to go when they do.
 _IMPORT_GAPS = {
-    "jitsi-meet": "merge: env.example's JVB_PORT names compose service `jvb` and overwrites its "
-    "published 127.0.0.1:8080 with 10000, without a word",
 }
 
 
@@ -199,19 +197,17 @@ def test_import_fills_compose_variables_from_env_example(tmp_path: Path, run: Ru
     proc = run("import", "docker-compose.yml", "jigasi.yml", "env.example", cwd=project)
     assert proc.returncode in (0, 1), proc.stderr
     rows = json.loads(run("list", "--json", cwd=project).stdout)
-    recorded = {(r["port"], r["transport"]) for r in rows}
+    recorded = {
+        (port, r["transport"])
+        for r in rows
+        for port in range(r["port"], (r["port_end"] or r["port"]) + 1)
+    }
     assert {(8000, "tcp"), (8443, "tcp")} <= recorded
     assert "docker-compose.yml:11" not in proc.stderr
     # the range's last port is read (recorded, or named until the model holds ranges)
     assert (20050, "udp") in recorded or "jigasi.yml:9: jigasi: publishes 20050/udp" in proc.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compose.parse still records through the old entry parser, which skips a variable "
-    "on the container side (it warns FILE:LINE); the model of issue 10 item 1 lets it record "
-    "what published.read reads",
-)
 def test_import_records_a_variable_on_both_sides(tmp_path: Path, run: Run) -> None:
     project = tmp_path / "jitsi"
     shutil.copytree(CORPUS / "jitsi-meet", project)

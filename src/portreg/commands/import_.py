@@ -105,24 +105,21 @@ def read_all(files: list[tuple[str, Path, bytes]]) -> list[Imported]:
     for name, path, data in files:
         project_env = path.parent / ".env"
         dotenv = project_env.read_text(errors="replace") if project_env.is_file() else None
-        # the project directory's templates too: where projects write the intended values
-        beside = [
-            p.read_text(errors="replace")
-            for p in sorted(path.parent.iterdir())
-            if p.name != ".env" and is_env_file(p.name) and p.is_file()
-        ]
-        variables = project_variables(dotenv, examples + beside)
+        variables = project_variables(dotenv, examples)
         pieces.append(importers.parse(name, data, variables))
     return pieces
 
 
 def project_files(root: Path) -> list[tuple[str, Path, bytes]]:
-    """Every file under `root` that `import` reads (compose, `.env*`, Markdown), sorted."""
+    """Every file under `root` that `import` reads (compose files of any name, `.env*`,
+    Markdown), sorted."""
     from portreg.rewrite import is_compose_file, is_env_file, is_markdown_file
 
     out = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
-        if is_compose_file(rel) or is_env_file(rel) or is_markdown_file(rel):
-            out.append((rel, path, path.read_bytes()))
+        data = path.read_bytes()
+        yaml = rel.endswith((".yml", ".yaml")) and b"services:" in data
+        if is_compose_file(rel) or yaml or is_env_file(rel) or is_markdown_file(rel):
+            out.append((rel, path, data))
     return out

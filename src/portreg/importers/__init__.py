@@ -75,8 +75,11 @@ def merge_service(old: Service, new: Service) -> Service:
     for f in fields(Service):
         if f.name in ("id", "ports"):
             continue
+        if f.name == "bindings":
+            changes[f.name] = tuple(dict.fromkeys((*old.bindings, *new.bindings)))
+            continue
         value = getattr(new, f.name)
-        if value in ((), "", None, False) or (
+        if value in ((), "", None, False) or (f.name == "width" and value == 1) or (
             f.name in ("protocol", "transport", "status")
             and value == _KEEP_DEFAULT[f.name]
             and getattr(old, f.name) != value
@@ -330,7 +333,8 @@ def _onto(known: Service, s: Service) -> Service:
     return replace(
         known,
         ports=s.ports,
-        width=s.width,
+        # a .env key names a range's first port: the range is the compose file's
+        width=s.width if s.compose_service else known.width,
         transport=s.transport if s.compose_service else known.transport,
         bindings=tuple(dict.fromkeys((*known.bindings, *s.bindings))),
         connection_strings=tuple({c.env_var: c for c in conns}.values()),

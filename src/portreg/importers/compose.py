@@ -24,7 +24,7 @@ from typing import Any
 from portreg import protocols
 from portreg.errors import PortregError
 from portreg.importers._result import Imported
-from portreg.model import BOTH, PORT_SEP, Registry, Service, service_id
+from portreg.model import BOTH, END, PORT_SEP, Registry, Service, service_id
 
 _HTTP_CONTAINER_PORTS = frozenset({80, 443, 3000, 5000, 8000, 8080, 8443, 9000})
 # Names people give these ports (IANA service names, shortened where everyone does).
@@ -137,6 +137,9 @@ def combine(pieces: list[Imported]) -> tuple[dict[str, Service], list[str], list
             old = services.get(sid)
             bindings = [f"{src}:{compose_name}" for src in e.sources]
             bindings += [f"${v}" for v in e.variables]
+            if e.end > e.start and len(e.variables) >= 2:
+                # `${MIN}-${MAX}:…`: the second variable carries the range's last port
+                bindings[-len(e.variables) + 1] = f"${e.variables[1]}{END}"
             if old is not None:
                 services[sid] = replace(
                     old,

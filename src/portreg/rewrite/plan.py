@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from portreg.errors import PortregError
-from portreg.model import ConnectionString, Registry, Service, service_id
+from portreg.model import END, ConnectionString, Registry, Service, service_id
 from portreg.protocols import canonical
 from portreg.rewrite import (
     Slot,
@@ -105,6 +105,11 @@ class Binding:
     slot: Slot
     service: str | None
     how: str  # recorded | name | port | ""
+    end: bool = False  # the slot carries the last port of the service's range
+
+    def port(self, first: int, width: int) -> int:
+        """What the slot should say when the registration starts at `first`."""
+        return first + width - 1 if self.end else first
 
 
 def _env_by_name(names: Names, slot: Slot) -> tuple[str | None, str]:
@@ -136,10 +141,14 @@ class Recorded:
         self.env: dict[str, set[str]] = {}
         self.compose: dict[tuple[str, str], set[str]] = {}
         self.registry = registry
+        self.ends: set[str] = set()
         for s in registry.services.values():
             for b in s.bindings:
                 if b.startswith("$"):
-                    self.env.setdefault(b[1:], set()).add(s.id)
+                    key = b[1:].removesuffix(END)
+                    self.env.setdefault(key, set()).add(s.id)
+                    if b.endswith(END):
+                        self.ends.add(key)
                 else:
                     path, _, owner = b.rpartition(":")
                     self.compose.setdefault((path, owner), set()).add(s.id)
@@ -187,7 +196,8 @@ def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
         sid: str | None = recorded.owner(slot)
         how = "recorded" if sid is not None else ""
         if how:
-            out.append(Binding(slot, sid, how))
+            end = slot.kind == "env" and slot.owners[0] in recorded.ends
+            out.append(Binding(slot, sid, how, end))
             continue
         if slot.kind == "env" and per_line[slot.path, slot.line] == 1:
             sid, how = _env_by_name(names, slot)
@@ -269,7 +279,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
     page_path = _page_path(root, registry.page) if registry is not None else ""
     out = Scan(root)
     bound = frozenset(
-        b[1:]
+        b[1:].removesuffix(END)
         for s in (registry.services.values() if registry is not None else ())
         for b in s.bindings
         if b.startswith("$")
@@ -278,9 +288,16 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
         out.texts[page_path] = ""
         out.pages.append(page_path)
         out.created.append(page_path)
+    # A compose file of any name that import recorded a port in (`jigasi.yml`) is one.
+    recorded_compose = {
+        b.rpartition(":")[0]
+        for s in (registry.services.values() if registry is not None else ())
+        for b in s.bindings
+        if not b.startswith("$")
+    }
     for rel in names:
         env_file = is_env_file(rel)
-        compose_file = not env_file and is_compose_file(rel)
+        compose_file = not env_file and (is_compose_file(rel) or rel in recorded_compose)
         md = not env_file and not compose_file and is_markdown_file(rel)
         if not (env_file or compose_file or md):
             continue
@@ -435,7 +452,9 @@ def sync_changes(found: Scan, registry: Registry) -> list[FileChange]:
             return None
         if b.slot.kind == "compose" and keys.intersection(b.slot.variables):
             return None
-        return registry.services[b.service].ports.get(b.slot.environment)
+        s = registry.services[b.service]
+        first = s.ports.get(b.slot.environment)
+        return None if first is None else b.port(first, s.width)
 
     return changes(found, bind_all(registry, found.slots), port_for, registry)
 
@@ -557,7 +576,7 @@ def move(
             ok = b.service == service.id and b.slot.environment == environment
             # a variable's default moves only when it is the port in use
             ok = ok and (not b.slot.variables or b.slot.port == old)
-            return port if ok else None
+            return b.port(port, width + 1) if ok else None
 
         files = changes(found, bindings, port_for, after)
         new_registry = store.dumps(after, previous=text)
