@@ -45,26 +45,87 @@ def parsed(
         st = os.stat(path)
     except OSError:
         return parse(read(path))  # `read` names the problem
-    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    entry = _entry(path)
+    identity = _identity(st)
+    data = _lookup(path, identity)
+    if data is not None:
+        return data
+    data = parse(read(path))
+    # Only a file that did not change while it was read is cached under its identity.
+    _store_if(path, identity, data)
+    return data
+
+
+def read_parsed(
+    path: Path, read: Callable[[Path], str], parse: Callable[[str], dict[str, Any]]
+) -> tuple[str, dict[str, Any]]:
+    """The file's text and `parse` of it, the parse from the cache when it is still valid.
+
+    For writers, under the lock: they need the text to edit, but not the parse of 2,000
+    services. The text is read between two stats that must agree, so the parse belongs to it.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    text = read(path)
+    if st is None or os.environ.get("PORTREG_NO_CACHE"):
+        return text, parse(text)
+    identity = _identity(st)
+    try:
+        unchanged = _identity(os.stat(path)) == identity
+    except OSError:
+        unchanged = False
+    if not unchanged:
+        return text, parse(text)
+    data = _lookup(path, identity)
+    if data is None:
+        data = parse(text)
+        _store_if(path, identity, data)
+    return text, data
+
+
+def remember(path: Path, text: str, data: dict[str, Any]) -> None:
+    """Record `data` as the parse of `text`, which the caller has just written to `path`
+    (under the lock, so no other portreg writer replaced it since)."""
+    if os.environ.get("PORTREG_NO_CACHE"):
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if st.st_size == len(text.encode("utf-8")):
+        _store_if(path, _identity(st), data)
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _lookup(path: Path, identity: tuple[int, ...]) -> dict[str, Any] | None:
     import pickle
 
     try:
-        with open(entry, "rb") as fh:
+        with open(_entry(path), "rb") as fh:
             tag, seen, data = pickle.load(fh)
         if tag == _TAG and seen == identity and isinstance(data, dict):
             return data
     except Exception:  # missing, truncated, from another version: parse instead
         pass
-    data = parse(read(path))
+    return None
+
+
+def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> None:
+    """Store `data` under `identity` if the file still has that identity."""
+    import pickle
+
+    entry = _entry(path)
     try:
-        # Only a file that did not change while it was read is cached under its identity.
-        if os.stat(path).st_mtime_ns == st.st_mtime_ns:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as fh:
-                pickle.dump((_TAG, identity, data), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)
+        if _identity(os.stat(path)) != identity:
+            return
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump((_TAG, identity, data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, entry)
     except OSError:
         pass
-    return data

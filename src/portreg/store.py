@@ -634,14 +634,54 @@ def _item(value: Any, key: str = "") -> Any:
 
 def mutate(path: Path, change: Callable[[Registry], tuple[Registry, T]]) -> T:
     """Read, change and write the registry under the lock; write only if something changed."""
+    from portreg import regcache
+
     with locked(path):
         _sweep_temp_files(path)
-        text = read_text(path)
-        before = loads(text, source=str(path))
+        text, data = regcache.read_parsed(path, read_text, lambda t: _toml(t, str(path)))
+        before = _Reader(str(path)).registry(data)
         after, result = change(before)
         if after != before:
-            write(path, dumps(after, previous=text))
+            appended = _appended(text, data, before, after)
+            if appended is None:
+                write(path, dumps(after, previous=text))
+            else:
+                new_text, new_data = appended
+                write(path, new_text)
+                regcache.remember(path, new_text, new_data)
         return result
+
+
+def _appended(
+    text: str, data: dict[str, Any], before: Registry, after: Registry
+) -> tuple[str, dict[str, Any]] | None:
+    """The new text and its parse when `after` only adds services and change-log entries
+    (and moves last_updated): the text edit of `portreg.tomlappend`, same bytes as `dumps`."""
+    old, new = before.services, after.services
+    if len(new) <= len(old) and len(after.changes) <= len(before.changes):
+        return None
+    if (
+        after.changes[: len(before.changes)] != before.changes
+        or list(new)[: len(old)] != list(old)
+        or any(new[k] is not s and new[k] != s for k, s in old.items())
+        or replace(after, services=old, changes=before.changes, last_updated=None)
+        != replace(before, last_updated=None)
+    ):
+        return None
+    from portreg import tomlappend
+
+    services = {k: _service_data(s) for k, s in list(new.items())[len(old) :]}
+    changes = [_change_data(c) for c in after.changes[len(before.changes) :]]
+    moved = after.last_updated if after.last_updated != before.last_updated else None
+    new_text = tomlappend.edit(text, services, changes, moved)
+    if new_text is None:
+        return None
+    data["services"].update(services)  # present: tomlappend found [services] tables
+    if changes:
+        data["changes"].extend(changes)  # present: tomlappend appends only to a change log
+    if moved is not None:
+        data["registry"]["last_updated"] = moved
+    return new_text, data
 
 
 def _sweep_temp_files(path: Path) -> None:
