@@ -320,6 +320,52 @@ class _Reader:
         return Policy(rng[0], rng[1], tuple(avoid), step, interval, last, (lease[0], lease[1]))
 
     def service(self, sid: str, raw: Any) -> Service:
+        return self._plain_service(sid, raw) or self._service(sid, raw)
+
+    def _plain_service(self, sid: str, raw: Any) -> Service | None:
+        """The common service (strings and ports only) read without building any message:
+        at 2,000 services this is most of a read. None sends anything else, or anything wrong,
+        to `_service`, which names the problem."""
+        if type(raw) is not dict or not _PLAIN_KEYS.isdisjoint(raw):
+            return None
+        ports_raw = raw.get("ports", {})
+        if type(ports_raw) is not dict:
+            return None
+        ports: dict[str, int | None] = {}
+        for env, p in ports_raw.items():
+            if type(p) is int and PORT_MIN <= p <= PORT_MAX:
+                ports[env] = p
+            elif p == TBD:
+                ports[env] = None
+            else:
+                return None
+        get = raw.get
+        name, protocol = get("name", sid), get("protocol", "tcp")
+        status, transport = get("status", "active"), get("transport", "tcp")
+        if (
+            type(name) is not str
+            or type(protocol) is not str
+            or type(status) is not str
+            or type(transport) is not str
+            or status not in STATUSES
+            or transport not in TRANSPORTS
+        ):
+            return None
+        strings = {key: get(key, "") for key in _STRING_KEYS}
+        if any(type(v) is not str for v in strings.values()):
+            return None
+        return Service(
+            id=sid,
+            name=name,
+            ports=ports,
+            protocol=protocol,
+            transport=transport,
+            status=status,
+            forced=bool(get("forced", False)),
+            **strings,
+        )
+
+    def _service(self, sid: str, raw: Any) -> Service:
         where = f"services.{sid}"
         if not isinstance(raw, dict):
             raise self.fail(where, "expected a table")
@@ -406,6 +452,21 @@ class _Reader:
             new_port=self.port(raw.get("new", TBD), f"{where}.new"),
             reason=self.string(raw, "reason", where),
         )
+
+
+_STRING_KEYS = (
+    "notes",
+    "description",
+    "process",
+    "deployment",
+    "health_check",
+    "tls",
+    "connections",
+    "purpose",
+    "compose_service",
+)
+# Keys whose values `_Reader._plain_service` leaves to the full reader.
+_PLAIN_KEYS = frozenset({"connection_strings", "configuration", "depends_on", "container_port"})
 
 
 def _naive_utc(value: object) -> datetime:
