@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_TAG = ("portreg-regcache", 1, sys.hexversion, sys.implementation.cache_tag)
+_TAG = ("portreg-regcache", 2, sys.hexversion, sys.implementation.cache_tag)
 
 
 def directory() -> Path:
@@ -29,10 +29,12 @@ def directory() -> Path:
 
 
 def _entry(path: Path) -> Path:
-    import hashlib
+    # crc32 and adler32, not sha256: hashlib loads OpenSSL (~5 ms of every command's start-up).
+    # A collision only means two registries share an entry; the entry names its path.
+    import zlib
 
-    key = hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:32]
-    return directory() / f"registry-{key}.pickle"
+    raw = os.fsencode(os.path.abspath(path))
+    return directory() / f"registry-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.pickle"
 
 
 def parsed(
@@ -106,8 +108,8 @@ def _lookup(path: Path, identity: tuple[int, ...]) -> dict[str, Any] | None:
 
     try:
         with open(_entry(path), "rb") as fh:
-            tag, seen, data = pickle.load(fh)
-        if tag == _TAG and seen == identity and isinstance(data, dict):
+            tag, where, seen, data = pickle.load(fh)
+        if tag == _TAG and where == os.path.abspath(path) and seen == identity:
             return data
     except Exception:  # missing, truncated, from another version: parse instead
         pass
@@ -125,7 +127,8 @@ def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> No
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
-            pickle.dump((_TAG, identity, data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            record = (_TAG, os.path.abspath(path), identity, data)
+            pickle.dump(record, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, entry)
     except OSError:
         pass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime
@@ -170,6 +169,8 @@ def _toml(text: str, source: str) -> dict[str, Any]:
         raise PortregError(
             f"{source}: the registry is empty (restore it, e.g. from git, or run `portreg init`)"
         )
+    import tomllib  # here: a read from the cache never needs it
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

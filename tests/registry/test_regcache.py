@@ -55,9 +55,15 @@ def test_a_corrupt_or_foreign_entry_is_ignored(
     st = os.stat(path)
     ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     bogus = {"project": "x", "services": {}}
-    entry.write_bytes(pickle.dumps((("other-python",), ident, bogus)))
+    where = os.path.abspath(path)
+    entry.write_bytes(pickle.dumps((("other-python",), where, ident, bogus)))
     assert "api" in store.load(path).services
-    entry.write_bytes(pickle.dumps((regcache._TAG, ident, bogus)))  # a matching entry is used
+    # Another registry's entry under this name (a crc collision) is not this one's.
+    entry.write_bytes(pickle.dumps((regcache._TAG, where + ".other", ident, bogus)))
+    assert "api" in store.load(path).services
+    entry.write_bytes(
+        pickle.dumps((regcache._TAG, where, ident, bogus))
+    )  # a matching entry is used
     assert "api" not in store.load(path).services
 
 

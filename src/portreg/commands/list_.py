@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portreg.environment import Environment
 from portreg.errors import ExitCode
 from portreg.views import Table, View
+
+if TYPE_CHECKING:
+    import argparse  # argparse is ~5 ms of start-up: only the quick parser runs here
 
 
 @dataclass(frozen=True, slots=True)
