@@ -109,7 +109,12 @@ def _lookup(path: Path, identity: tuple[int, ...]) -> dict[str, Any] | None:
     try:
         with open(_entry(path), "rb") as fh:
             tag, where, seen, data = pickle.load(fh)
-        if tag == _TAG and where == os.path.abspath(path) and seen == identity:
+        if (
+            tag == _TAG
+            and where == os.path.abspath(path)
+            and seen == identity
+            and isinstance(data, dict)
+        ):
             return data
     except Exception:  # missing, truncated, from another version: parse instead
         pass
