@@ -28,7 +28,7 @@ class Environment:
     @property
     def registry_location(self) -> str | None:
         """The registry as the user named it (path or URL), or the nearest ports.toml."""
-        from portreg.store import find_registry
+        from portreg.locate import find_registry
 
         if self.is_remote:
             return self._explicit
@@ -46,7 +46,7 @@ class Environment:
 
     def registry_path(self, *, must_exist: bool = True) -> Path:
         """The local registry file; `must_exist=False` gives where `init` would create one."""
-        from portreg.store import FILENAME, find_registry
+        from portreg.locate import FILENAME, find_registry
 
         if self.is_remote:
             raise PortregError("this command works on a local ports.toml, not a server URL")

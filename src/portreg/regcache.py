@@ -18,8 +18,9 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+R = TypeVar("R")
 _TAG = ("portreg-regcache", 2, sys.hexversion, sys.implementation.cache_tag)
 
 
@@ -38,29 +39,38 @@ def _entry(path: Path) -> Path:
 
 
 def parsed(
-    path: Path, read: Callable[[Path], str], parse: Callable[[str], dict[str, Any]]
-) -> dict[str, Any]:
-    """`parse(read(path))`, from the cache when the file is the one that was parsed last."""
+    path: Path,
+    read: Callable[[Path], str],
+    parse: Callable[[str], dict[str, Any]],
+    build: Callable[[dict[str, Any]], R],
+) -> R:
+    """`build(parse(read(path)))`, the parse from the cache when the file is the one that was
+    parsed last. A parse is cached only once `build` accepted it, so every entry is of a
+    registry that reads without error (what `valid` relies on)."""
     if os.environ.get("PORTREG_NO_CACHE"):
-        return parse(read(path))
+        return build(parse(read(path)))
     try:
         st = os.stat(path)
     except OSError:
-        return parse(read(path))  # `read` names the problem
+        return build(parse(read(path)))  # `read` names the problem
     identity = _identity(st)
     data = _lookup(path, identity)
     if data is not None:
-        return data
+        return build(data)
     data = parse(read(path))
+    result = build(data)
     # Only a file that did not change while it was read is cached under its identity.
     _store_if(path, identity, data)
-    return data
+    return result
 
 
 def read_parsed(
-    path: Path, read: Callable[[Path], str], parse: Callable[[str], dict[str, Any]]
-) -> tuple[str, dict[str, Any]]:
-    """The file's text and `parse` of it, the parse from the cache when it is still valid.
+    path: Path,
+    read: Callable[[Path], str],
+    parse: Callable[[str], dict[str, Any]],
+    build: Callable[[dict[str, Any]], R],
+) -> tuple[str, dict[str, Any], R]:
+    """The file's text, its parse (from the cache when still valid) and `build` of that.
 
     For writers, under the lock: they need the text to edit, but not the parse of 2,000
     services. The text is read between two stats that must agree, so the parse belongs to it.
@@ -71,19 +81,33 @@ def read_parsed(
         st = None
     text = read(path)
     if st is None or os.environ.get("PORTREG_NO_CACHE"):
-        return text, parse(text)
+        data = parse(text)
+        return text, data, build(data)
     identity = _identity(st)
     try:
         unchanged = _identity(os.stat(path)) == identity
     except OSError:
         unchanged = False
-    if not unchanged:
-        return text, parse(text)
-    data = _lookup(path, identity)
-    if data is None:
-        data = parse(text)
+    cached = _lookup(path, identity) if unchanged else None
+    if cached is not None:
+        return text, cached, build(cached)
+    data = parse(text)
+    result = build(data)
+    if unchanged:
         _store_if(path, identity, data)
-    return text, data
+    return text, data, result
+
+
+def valid(path: Path) -> dict[str, Any] | None:
+    """The cached parse of `path` if the file is still the one parsed, else None. Such a
+    parse has been read as a registry without error (see `parsed`), so a reader that needs
+    only part of it (`list`) may take it without the model's checks."""
+    if os.environ.get("PORTREG_NO_CACHE"):
+        return None
+    try:
+        return _lookup(path, _identity(os.stat(path)))
+    except OSError:
+        return None
 
 
 def remember(path: Path, text: str, data: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from portreg.errors import PortregError
+from portreg.locate import FILENAME
 from portreg.model import (
     DEFAULT_LEASE_RANGE,
     DEFAULT_TITLE,
@@ -37,7 +38,6 @@ from portreg.model import (
     service_id,
 )
 
-FILENAME = "ports.toml"
 TBD = "TBD"
 T = TypeVar("T")
 
@@ -45,23 +45,6 @@ _HEADER = """\
 # portreg registry: the source of truth for this project's service ports.
 # Edit by hand or with `portreg`; `portreg render` writes the Markdown page from it.
 """
-
-
-# --- locating --------------------------------------------------------------------------------
-
-
-def find_registry(
-    cwd: Path, environ: Mapping[str, str], explicit: str | None = None
-) -> Path | None:
-    """`--registry`, else `PORTREG_REGISTRY`, else the nearest ports.toml walking up from cwd."""
-    chosen = explicit or environ.get("PORTREG_REGISTRY")
-    if chosen:
-        return Path(chosen)
-    for d in (cwd, *cwd.parents):
-        candidate = d / FILENAME
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 # --- files: lock and atomic replace ------------------------------------------------------------
@@ -155,7 +138,7 @@ def read_text(path: Path) -> str:
 def load(path: Path) -> Registry:
     from portreg.regcache import parsed  # cached by file identity: see regcache
 
-    return _Reader(str(path)).registry(parsed(path, read_text, lambda t: _toml(t, str(path))))
+    return parsed(path, read_text, lambda t: _toml(t, str(path)), _Reader(str(path)).registry)
 
 
 def loads(text: str, source: str = FILENAME) -> Registry:
@@ -700,8 +683,9 @@ def mutate(path: Path, change: Callable[[Registry], tuple[Registry, T]]) -> T:
 
     with locked(path):
         _sweep_temp_files(path)
-        text, data = regcache.read_parsed(path, read_text, lambda t: _toml(t, str(path)))
-        before = _Reader(str(path)).registry(data)
+        text, data, before = regcache.read_parsed(
+            path, read_text, lambda t: _toml(t, str(path)), _Reader(str(path)).registry
+        )
         after, result = change(before)
         if after != before:
             appended = _appended(text, data, before, after)

@@ -9,6 +9,7 @@ from portreg.views import Table, View
 
 if TYPE_CHECKING:
     import argparse  # argparse is ~5 ms of start-up: only the quick parser runs here
+    from collections.abc import Iterator
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,11 @@ class Listing:
 
     def to_json(self) -> Any:
         return self.rows
+
+    def json_chunks(self) -> Iterator[str]:
+        from portreg.fastrows import json_chunks
+
+        return json_chunks(self.rows)
 
     def views(self) -> list[View]:
         return [
@@ -41,6 +47,16 @@ class Listing:
 
 
 def run(env: Environment, args: argparse.Namespace) -> Listing:
+    if not env.is_remote:
+        # A registry read before and unchanged since: rows from its cached parse, without
+        # the model (see portreg.fastrows).
+        from portreg import regcache
+
+        data = regcache.valid(env.registry_path())
+        if data is not None:
+            from portreg.fastrows import service_rows as rows_of
+
+            return Listing(rows_of(data, args.env))
     from portreg.backend import open_backend
     from portreg.records import service_rows
 

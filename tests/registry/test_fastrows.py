@@ -1,0 +1,76 @@
+"""`list` from the cached parse (portreg.fastrows) against the model's rows and json.dumps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from portreg import fastrows, model, records, store
+from tests.conftest import portreg_cmd
+
+REPO_REGISTRY = Path(__file__).resolve().parents[2] / "ports.toml"
+
+VARIED = """
+[registry]
+project = "t"
+
+[services.a]
+ports = {development = "TBD", qa = 5, staging = 53001}
+health_check = "curl localhost:{port}/h"
+
+[services.b]
+name = "B \\"quoted\\" é 日本 \\u0001"
+status = "reserved"
+purpose = "later"
+protocol = "http"
+transport = "udp"
+notes = "tab\\there"
+health_check = "no port here"
+
+[services.c]
+name = "C"
+ports = {production = 1, development = 65535}
+health_check = "x {port} y {port}"
+
+[services."日本-api"]
+ports = {zz = "TBD"}
+"""
+
+
+@pytest.mark.parametrize("text", [REPO_REGISTRY.read_text(), VARIED, '[registry]\nproject = "e"\n'])
+@pytest.mark.parametrize("environment", [None, "development", "qa", "nowhere"])
+def test_rows_and_json_are_the_models(text: str, environment: str | None) -> None:
+    data = tomllib.loads(text)
+    expected = records.service_rows(store.loads(text), environment)
+    rows = fastrows.service_rows(data, environment)
+    assert rows == expected
+    assert "".join(fastrows.json_chunks(rows)) == json.dumps(expected, indent=2) + "\n"
+
+
+def test_the_environments_are_the_models() -> None:
+    assert fastrows.ENVIRONMENTS == model.ENVIRONMENTS
+
+
+def test_list_from_the_cache_and_from_the_file_print_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "ports.toml"
+    path.write_text(VARIED)
+    env = {"PORTREG_REGISTRY": str(path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = [*portreg_cmd(), "list", "--json"]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+    outs = [run(), run()]
+    assert [o.returncode for o in outs] == [0, 0]
+    assert list((tmp_path / "cache" / "portreg").iterdir())  # the second came from the cache
+    rows = records.service_rows(store.loads(VARIED))
+    assert outs[0].stdout == outs[1].stdout == json.dumps(rows, indent=2) + "\n"
+    # A file that does not read never reaches the cache, so the next list still refuses it.
+    path.write_text(VARIED.replace('status = "reserved"', 'status = "bogus"'))
+    for _ in range(2):
+        bad = run()
+        assert bad.returncode != 0 and "unknown status" in bad.stderr
