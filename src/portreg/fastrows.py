@@ -1,4 +1,4 @@
-"""`list`'s rows straight from a parsed registry that is known to read without error.
+"""`list`'s rows and `check`'s registry facts straight from a parse known to read without error.
 
 At 50 services most of `list --json` is start-up, and a third of that is making the model's
 frozen dataclasses; at 2,000 it is building 2,000 `Service` objects. A parse from the cache
@@ -14,8 +14,29 @@ from collections.abc import Iterator
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
-# model.ENVIRONMENTS (a test keeps the two equal; importing the model is what this avoids).
+# model.ENVIRONMENTS, DEFAULT_RANGE and DEFAULT_AVOID (a test keeps them equal; importing the
+# model is what this module avoids).
 ENVIRONMENTS = ("development", "staging", "production")
+DEFAULT_RANGE = (53000, 54999)
+DEFAULT_AVOID = (
+    22,
+    25,
+    53,
+    80,
+    443,
+    3000,
+    3306,
+    5000,
+    5432,
+    5672,
+    6379,
+    8000,
+    8080,
+    8443,
+    9000,
+    9092,
+    27017,
+)
 _TBD = "TBD"
 
 
@@ -53,6 +74,34 @@ def service_rows(data: dict[str, Any], environment: str | None = None) -> list[d
                 }
             )
     return rows
+
+
+def holders(data: dict[str, Any], port: int) -> list[dict[str, Any]]:
+    """`check`'s "registered" entries: `Registry.holders(port)` as check reports them."""
+    return [
+        {
+            "service": sid,
+            "name": raw.get("name", sid),
+            "environment": env,
+            "status": raw.get("status", "active"),
+        }
+        for sid, raw in data.get("services", {}).items()
+        for env, p in raw.get("ports", {}).items()
+        if p == port
+    ]
+
+
+def policy_problems(data: dict[str, Any], port: int) -> list[tuple[str, str]]:
+    """(code, message) of the policy rules `port` breaks: `policy.judge`'s avoided and
+    out-of-range problems, word for word."""
+    policy = data.get("policy", {})
+    lo, hi = policy.get("range", DEFAULT_RANGE)
+    out = []
+    if port in policy.get("avoid", DEFAULT_AVOID):
+        out.append(("avoided", f"port {port} is a standard port on the avoid list"))
+    if not lo <= port <= hi:
+        out.append(("out-of-range", f"port {port} is outside the range {lo}-{hi}"))
+    return out
 
 
 def json_chunks(rows: list[dict[str, Any]]) -> Iterator[str]:

@@ -51,8 +51,48 @@ def test_rows_and_json_are_the_models(text: str, environment: str | None) -> Non
     assert "".join(fastrows.json_chunks(rows)) == json.dumps(expected, indent=2) + "\n"
 
 
-def test_the_environments_are_the_models() -> None:
+def test_the_constants_are_the_models() -> None:
     assert fastrows.ENVIRONMENTS == model.ENVIRONMENTS
+    assert fastrows.DEFAULT_RANGE == model.DEFAULT_RANGE
+    assert fastrows.DEFAULT_AVOID == model.DEFAULT_AVOID
+
+
+POLICIES = ["", "[policy]\nrange = [100, 200]\navoid = [150]\n", "[policy]\nstep = 2\n"]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("port", [1, 22, 100, 150, 200, 201, 5, 53001, 54999, 55000, 65535])
+def test_check_facts_are_the_models(policy: str, port: int) -> None:
+    from portreg.policy import POLICY_CODES, judge
+
+    text = VARIED.replace("[services.a]", policy + "\n[services.a]")
+    data = tomllib.loads(text)
+    registry = store.loads(text)
+    expected = [(p.code, str(p)) for p in judge(registry, port).problems if p.code in POLICY_CODES]
+    assert fastrows.policy_problems(data, port) == expected
+    holders = [
+        {"service": s.id, "name": s.name, "environment": e, "status": s.status}
+        for s, e in registry.holders(port)
+    ]
+    assert fastrows.holders(data, port) == holders
+
+
+def test_check_from_the_cache_and_from_the_file_print_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "ports.toml"
+    path.write_text(VARIED.replace("[services.a]", POLICIES[1] + "\n[services.a]"))
+    env = {"PORTREG_REGISTRY": str(path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = [*portreg_cmd(), "check", "150", "53001", "5", "--json"]
+    outs = [subprocess.run(argv, env=env, capture_output=True, text=True, check=False)]
+    outs.append(subprocess.run(argv, env=env, capture_output=True, text=True, check=False))
+    assert list((tmp_path / "cache" / "portreg").iterdir())
+    assert outs[0].returncode == outs[1].returncode == 1
+    assert outs[0].stdout == outs[1].stdout
+    first = json.loads(outs[0].stdout)
+    assert [c["problems"] for c in first][:2] == [
+        ["port 150 is a standard port on the avoid list"],
+        ["port 53001 is outside the range 100-200"],
+    ]
+    assert first[2]["registered"][0]["service"] == "a"
 
 
 def test_list_from_the_cache_and_from_the_file_print_the_same(tmp_path: Path) -> None:
