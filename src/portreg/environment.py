@@ -6,12 +6,14 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from portreg.errors import PortregError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 @dataclass

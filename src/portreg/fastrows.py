@@ -11,7 +11,6 @@ Pure: no I/O, and no import of the model.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 # model.ENVIRONMENTS, DEFAULT_RANGE and DEFAULT_AVOID (a test keeps them equal; importing the
@@ -111,6 +110,10 @@ def json_chunks(rows: list[dict[str, Any]]) -> Iterator[str]:
     (each value by the C string quoter). Any other value is a ValueError: the caller's
     rows are made above, so that would be a bug here, not bad input.
     """
+    try:  # the C quoter json.encoder uses, without json's decoder (its import compiles regexes)
+        from _json import encode_basestring_ascii as _quote
+    except ImportError:  # pragma: no cover - CPython always has _json
+        from json.encoder import encode_basestring_ascii as _quote
     if not rows:
         yield "[]\n"
         return
