@@ -90,14 +90,18 @@ def _table(header: str, data: dict[str, Any], inline: frozenset[str]) -> str | N
 _LINE_START = re.compile(r"^[ \t]*\[[^\n]*", re.MULTILINE)
 
 
-def _headers(text: str) -> list[tuple[int, str]] | None:
-    """(offset, normalised header) of every top-level table header; None if one looks odd."""
+def _headers(text: str) -> tuple[list[tuple[int, str]], list[tuple[int, int]]] | None:
+    """(offset, normalised header) of every top-level table header, and the spans of the
+    multi-line strings; None if a header looks odd."""
     out = []
     # Only a multi-line string can hide a `[` at the start of a line (comments and one-line
     # strings end with theirs). Without one, the lines that start with `[` are the headers,
     # found far faster than by lexing every string and comment of the file.
+    strings: list[tuple[int, int]] = []
     if '"""' in text or "'''" in text:
-        found: Iterator[re.Match[str]] = (m for m in _LEX.finditer(text) if m.lastgroup == "h")
+        tokens = list(_LEX.finditer(text))
+        found: Iterator[re.Match[str]] = (m for m in tokens if m.lastgroup == "h")
+        strings = [m.span() for m in tokens if m.lastgroup in ("mlb", "mll")]
     else:
         found = _LINE_START.finditer(text)
     for m in found:
@@ -105,7 +109,7 @@ def _headers(text: str) -> list[tuple[int, str]] | None:
         if h is None or (h.group(1) == "[") != (h.group(3) == "]"):
             return None  # not a header after all (an array of arrays?): tomlkit's path
         out.append((m.start(), f"{h.group(1)}{h.group(2)}{h.group(3)}"))
-    return out
+    return out, strings
 
 
 def edit(
@@ -116,11 +120,12 @@ def edit(
 ) -> str | None:
     """`text` with the services (store's TOML data, in order) and change entries added, and
     `registry.last_updated` set; None when the edit is not certain to equal tomlkit's."""
-    if not text.endswith("\n") or not (new_services or new_changes):
+    if not text.endswith("\n") or "\r" in text or not (new_services or new_changes):
+        return None  # CRLF files, a last line without its newline: tomlkit's path
+    lexed = _headers(text)
+    if lexed is None:
         return None
-    headers = _headers(text)
-    if headers is None:
-        return None
+    headers, strings = lexed
     names = [h for _, h in headers]
     if not any(h == "[services]" or h.startswith("[services.") for h in names):
         return None  # `services` written inline, or absent: let tomlkit decide
@@ -135,6 +140,8 @@ def edit(
         return None
     start = headers[reg[0]][0]
     end = headers[reg[0] + 1][0] if reg[0] + 1 < len(headers) else len(text)
+    if any(a < end and b > start for a, b in strings):
+        return None  # a multi-line string in [registry] could hold a `last_updated =` line
     stamps = list(_LAST_UPDATED.finditer(text, start, end))
     if last_updated is not None and len(stamps) != 1:
         return None  # not there yet: tomlkit finds its place once, then it is there

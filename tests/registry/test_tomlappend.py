@@ -71,6 +71,9 @@ def test_layouts_it_does_not_know_go_through_tomlkit() -> None:
         text + "\n[tool.other]\nx = 1\n",  # a table after the change log
         text.rstrip("\n"),  # no final newline
         text.replace("[registry]\n", "[registry]\nservices = 1\n[nested]\n"),  # two spans
+        text.replace("\n", "\r\n"),  # CRLF
+        # a multi-line string in [registry] holding what looks like the stamp line
+        text.replace("[registry]\n", "[registry]\npurpose = '''\nlast_updated = 1\n'''\n"),
     ):
         assert _step(odd, "second", "development", at)[1] is None
 
