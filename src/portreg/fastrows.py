@@ -39,7 +39,19 @@ DEFAULT_AVOID = (
 _TBD = "TBD"
 
 
+def plain(data: dict[str, Any]) -> bool:
+    """Whether every service is one port per environment on one transport (no named ports,
+    ranges or tcp+udp): what this module's readers know. Anything else takes the model."""
+    for raw in data.get("services", {}).values():
+        if "port" in raw or "+" in raw.get("transport", "tcp"):
+            return False
+        if any(type(p) is str and p != _TBD for p in raw.get("ports", {}).values()):
+            return False
+    return True
+
+
 def service_rows(data: dict[str, Any], environment: str | None = None) -> list[dict[str, Any]]:
+    """`records.service_rows` of a `plain` registry."""
     services: dict[str, dict[str, Any]] = data.get("services", {})
     seen = dict.fromkeys(ENVIRONMENTS)
     for raw in services.values():
@@ -61,9 +73,11 @@ def service_rows(data: dict[str, Any], environment: str | None = None) -> list[d
             rows.append(
                 {
                     "service": sid,
+                    "port_name": None,
                     "name": raw.get("name", sid),
                     "environment": env,
                     "port": port,
+                    "port_end": None,
                     "protocol": raw.get("protocol", "tcp"),
                     "transport": raw.get("transport", "tcp"),
                     "status": raw.get("status", "active"),
@@ -76,7 +90,7 @@ def service_rows(data: dict[str, Any], environment: str | None = None) -> list[d
 
 
 def holders(data: dict[str, Any], port: int) -> list[dict[str, Any]]:
-    """`check`'s "registered" entries: `Registry.holders(port)` as check reports them."""
+    """`check`'s "registered" entries of a `plain` registry: `Registry.holders(port)`."""
     return [
         {
             "service": sid,

@@ -334,7 +334,7 @@ class _Reader:
             or type(status) is not str
             or type(transport) is not str
             or status not in STATUSES
-            or transport not in TRANSPORTS
+            or transport not in ("tcp", "udp")
         ):
             return None
         strings = {key: get(key, "") for key in _STRING_KEYS}
@@ -452,7 +452,9 @@ _STRING_KEYS = (
     "compose_service",
 )
 # Keys whose values `_Reader._plain_service` leaves to the full reader.
-_PLAIN_KEYS = frozenset({"connection_strings", "configuration", "depends_on", "container_port"})
+_PLAIN_KEYS = frozenset(
+    {"connection_strings", "configuration", "depends_on", "container_port", "bindings"}
+)
 
 
 def _naive_utc(value: object) -> datetime:
@@ -718,7 +720,10 @@ def _appended(
         return None
     from portreg import tomlappend
 
-    services = {k: _service_data(s) for k, s in list(new.items())[len(old) :]}
+    added = list(new.items())[len(old) :]
+    if any(s.port_name is not None or s.width != 1 for _, s in added):
+        return None  # a named port is written inside its service's table: tomlkit's path
+    services = {k: _service_data(s) for k, s in added}
     changes = [_change_data(c) for c in after.changes[len(before.changes) :]]
     moved = after.last_updated if after.last_updated != before.last_updated else None
     new_text = tomlappend.edit(text, services, changes, moved)

@@ -114,3 +114,24 @@ def test_list_from_the_cache_and_from_the_file_print_the_same(tmp_path: Path) ->
     for _ in range(2):
         bad = run()
         assert bad.returncode != 0 and "unknown status" in bad.stderr
+
+
+NOT_PLAIN = [
+    "[services.kong]\nports = {development = 53000}\n[services.kong.port.https]\nports = {development = 53001}\n",
+    '[services.r]\nports = {development = "53000-53009"}\n',
+    '[services.d]\ntransport = "tcp+udp"\nports = {development = 53000}\n',
+]
+
+
+@pytest.mark.parametrize("text", NOT_PLAIN)
+def test_named_ports_ranges_and_two_transports_take_the_model(text: str, tmp_path: Path) -> None:
+    assert not fastrows.plain(tomllib.loads(text))
+    assert fastrows.plain(tomllib.loads(VARIED))
+    path = tmp_path / "ports.toml"
+    path.write_text(text)
+    env = {"PORTREG_REGISTRY": str(path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = [*portreg_cmd(), "list", "--json"]
+    for _ in range(2):  # the second with the parse cached
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout) == records.service_rows(store.loads(text))

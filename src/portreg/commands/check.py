@@ -122,9 +122,9 @@ def run(env: Environment, args: argparse.Namespace) -> CheckResult:
         from portreg import regcache
 
         cached = regcache.valid(env.registry_path())
-    if cached is not None:
-        from portreg import fastrows
+    from portreg import fastrows
 
+    if cached is not None and fastrows.plain(cached):
         found = listeners((min(ports), max(ports)), namespaces=False, ports=set(ports))
         return CheckResult(
             [

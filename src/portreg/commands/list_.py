@@ -54,9 +54,10 @@ def run(env: Environment, args: argparse.Namespace) -> Listing:
 
         data = regcache.valid(env.registry_path())
         if data is not None:
-            from portreg.fastrows import service_rows as rows_of
+            from portreg import fastrows
 
-            return Listing(rows_of(data, args.env))
+            if fastrows.plain(data):
+                return Listing(fastrows.service_rows(data, args.env))
     from portreg.backend import open_backend
     from portreg.records import service_rows
 
