@@ -117,7 +117,8 @@ def test_list_from_the_cache_and_from_the_file_print_the_same(tmp_path: Path) ->
 
 
 NOT_PLAIN = [
-    "[services.kong]\nports = {development = 53000}\n[services.kong.port.https]\nports = {development = 53001}\n",
+    "[services.kong]\nports = {development = 53000}\n"
+    "[services.kong.port.https]\nports = {development = 53001}\n",
     '[services.r]\nports = {development = "53000-53009"}\n',
     '[services.d]\ntransport = "tcp+udp"\nports = {development = 53000}\n',
 ]
