@@ -84,3 +84,26 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(out)
+
+
+def spawn_ms(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None, *, check: bool = False
+) -> float:
+    """Wall time of one run of `argv` (output discarded), in ms; `check` fails on exit > 1."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    actions = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+    exe = argv[0] if "/" in argv[0] else shutil.which(argv[0]) or argv[0]
+    old_cwd = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        t0 = time.perf_counter()
+        pid = os.posix_spawn(exe, list(argv), dict(env), file_actions=actions)
+        _, status = os.waitpid(pid, 0)
+        elapsed = (time.perf_counter() - t0) * 1000
+    finally:
+        os.chdir(old_cwd)
+        os.close(devnull)
+    if check and os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"{' '.join(argv)} failed ({os.waitstatus_to_exitcode(status)})")
+    return elapsed

@@ -7,7 +7,8 @@ compose names recorded), 10 compose files and 10 .env files carrying their ports
 CLAUDE.md with marker tables, the generated registry page, and the rest Python, Markdown, shell
 and JSON files (some mentioning ports). Target from issue 4: `sync --check` under 1 s.
 Baseline, measured in the same run over the same tree: `git ls-files | xargs grep -n PORT` —
-the least any tool that reads the tracked files for a port must do.
+the least any tool that reads the tracked files for a port must do; and (issue 14's
+baseline, target at most 4x) `git grep -n -E 'P1|P2|…'` of every registered port.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from portreg.model import ConnectionString, Registry, Service
 
 BIN = Path(sys.executable).parent
 TARGET_MS = 1000.0
+RATIO = 4.0  # issue 14: within 4x `git grep` of the same ports
 GROUPS = 10
 
 
@@ -174,6 +176,13 @@ def main() -> int:
                 env=env,
             ),
             measure(
+                f"baseline: git grep -n of the {opts.services} ports",
+                ["git", "grep", "-n", "-E", "|".join(str(53000 + i) for i in range(opts.services))],
+                runs=opts.runs,
+                cwd=str(root),
+                env=env,
+            ),
+            measure(
                 "baseline: git ls-files | xargs grep -n 53003",
                 ["/bin/sh", "-c", "git ls-files -z | xargs -0 grep -n 53003 >/dev/null"],
                 runs=opts.runs,
@@ -194,13 +203,15 @@ def main() -> int:
             ("command", "median ms", "p90 ms", "peak RSS MiB"),
         )
     )
-    sync_ms, base_ms = rows[0].median_ms, rows[2].median_ms
-    verdict = "meets" if sync_ms < TARGET_MS else "MISSES"
+    sync_ms, grep_ms = rows[0].median_ms, rows[2].median_ms
+    ratio = sync_ms / grep_ms
+    ok = sync_ms < TARGET_MS and ratio <= RATIO
     print(
-        f"sync --check: {sync_ms:.0f} ms median, {sync_ms / base_ms:.1f}x the grep baseline; "
-        f"{verdict} the {TARGET_MS:.0f} ms target"
+        f"sync --check: {sync_ms:.0f} ms median, {ratio:.1f}x `git grep` of every port "
+        f"(target <= {RATIO:.0f}x, issue 14), {sync_ms / rows[3].median_ms:.1f}x the one-port "
+        f"grep; {'meets' if ok else 'MISSES'} the targets (< {TARGET_MS:.0f} ms, <= {RATIO:.0f}x)"
     )
-    return 0 if sync_ms < TARGET_MS else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
     `path` (or `PORTREG_REGISTRY`) may be a server's `http(s)://` URL: the registry is then
     read from the server, with the token from `PORTREG_TOKEN` when reads need one.
     """
-    from portreg.store import find_registry, load
+    from portreg.locate import find_registry
+    from portreg.store import load
 
     location = os.fspath(path) if path is not None else os.environ.get("PORTREG_REGISTRY", "")
     if location.startswith(("http://", "https://")):

@@ -68,9 +68,10 @@ class LocalBackend:
         from portreg.model import service_id
         from portreg.store import mutate
 
-        stamp = self._stamp()
+        self.env.start_who()  # git answers while the registry is read
 
         def change(r: Registry) -> tuple[Registry, Outcome]:
+            stamp = self._stamp()
             existing = r.get(ref) or r.get(service_id(ref))
             if existing is not None and existing.ports.get(environment) is not None:
                 return ops.assign(r, ref, environment, stamp)  # no host scan needed

@@ -245,8 +245,9 @@ def current(directory: Path | None = None) -> list[Lease]:
 
 def policy_for(cwd: Path, environ: dict[str, str], explicit: str | None = None) -> Any:
     """The lease band and the ports it must skip: from the nearest registry, if there is one."""
+    from portreg.locate import find_registry
     from portreg.model import Policy
-    from portreg.store import find_registry, load
+    from portreg.store import load
 
     found = None
     if not (explicit or "").startswith(("http://", "https://")):

@@ -1,6 +1,6 @@
 """A cache of parsed registries (the TOML as a plain dict), so reads need not reparse.
 
-At 2,000 services `tomllib.loads` is most of `list`; the parsed dict, pickled, loads several
+At 2,000 services `tomllib.loads` is most of `list`; the parsed dict, marshalled, loads several
 times faster. What is cached is tomllib's output (dicts, lists, strings, numbers, dates), never
 model objects, so a change to the model or to the reader cannot meet a stale shape.
 
@@ -18,9 +18,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-_TAG = ("portreg-regcache", 1, sys.hexversion, sys.implementation.cache_tag)
+R = TypeVar("R")
+_TAG = ("portreg-regcache", 3, sys.hexversion, sys.implementation.cache_tag)
 
 
 def directory() -> Path:
@@ -29,42 +30,169 @@ def directory() -> Path:
 
 
 def _entry(path: Path) -> Path:
-    import hashlib
+    # crc32 and adler32, not sha256: hashlib loads OpenSSL (~5 ms of every command's start-up).
+    # A collision only means two registries share an entry; the entry names its path.
+    import zlib
 
-    key = hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:32]
-    return directory() / f"registry-{key}.pickle"
+    raw = os.fsencode(os.path.abspath(path))
+    return directory() / f"registry-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.marshal"
 
 
 def parsed(
-    path: Path, read: Callable[[Path], str], parse: Callable[[str], dict[str, Any]]
-) -> dict[str, Any]:
-    """`parse(read(path))`, from the cache when the file is the one that was parsed last."""
+    path: Path,
+    read: Callable[[Path], str],
+    parse: Callable[[str], dict[str, Any]],
+    build: Callable[[dict[str, Any]], R],
+) -> R:
+    """`build(parse(read(path)))`, the parse from the cache when the file is the one that was
+    parsed last. A parse is cached only once `build` accepted it, so every entry is of a
+    registry that reads without error (what `valid` relies on)."""
     if os.environ.get("PORTREG_NO_CACHE"):
-        return parse(read(path))
+        return build(parse(read(path)))
     try:
         st = os.stat(path)
     except OSError:
-        return parse(read(path))  # `read` names the problem
-    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    entry = _entry(path)
-    import pickle
+        return build(parse(read(path)))  # `read` names the problem
+    identity = _identity(st)
+    data = _lookup(path, identity)
+    if data is not None:
+        return build(data)
+    data = parse(read(path))
+    result = build(data)
+    # Only a file that did not change while it was read is cached under its identity.
+    _store_if(path, identity, data)
+    return result
+
+
+def read_parsed(
+    path: Path,
+    read: Callable[[Path], str],
+    parse: Callable[[str], dict[str, Any]],
+    build: Callable[[dict[str, Any]], R],
+) -> tuple[str, dict[str, Any], R]:
+    """The file's text, its parse (from the cache when still valid) and `build` of that.
+
+    For writers, under the lock: they need the text to edit, but not the parse of 2,000
+    services. The text is read between two stats that must agree, so the parse belongs to it.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    text = read(path)
+    if st is None or os.environ.get("PORTREG_NO_CACHE"):
+        data = parse(text)
+        return text, data, build(data)
+    identity = _identity(st)
+    try:
+        unchanged = _identity(os.stat(path)) == identity
+    except OSError:
+        unchanged = False
+    cached = _lookup(path, identity) if unchanged else None
+    if cached is not None:
+        return text, cached, build(cached)
+    data = parse(text)
+    result = build(data)
+    if unchanged:
+        _store_if(path, identity, data)
+    return text, data, result
+
+
+def valid(path: Path) -> dict[str, Any] | None:
+    """The cached parse of `path` if the file is still the one parsed, else None. Such a
+    parse has been read as a registry without error (see `parsed`), so a reader that needs
+    only part of it (`list`) may take it without the model's checks."""
+    if os.environ.get("PORTREG_NO_CACHE"):
+        return None
+    try:
+        return _lookup(path, _identity(os.stat(path)))
+    except OSError:
+        return None
+
+
+def remember(path: Path, text: str, data: dict[str, Any]) -> None:
+    """Record `data` as the parse of `text`, which the caller has just written to `path`
+    (under the lock, so no other portreg writer replaced it since)."""
+    if os.environ.get("PORTREG_NO_CACHE"):
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if st.st_size == len(text.encode("utf-8")):
+        _store_if(path, _identity(st), data)
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _lookup(path: Path, identity: tuple[int, ...]) -> dict[str, Any] | None:
+    import marshal
 
     try:
-        with open(entry, "rb") as fh:
-            tag, seen, data = pickle.load(fh)
-        if tag == _TAG and seen == identity and isinstance(data, dict):
+        with open(_entry(path), "rb") as fh:
+            tag, where, seen, data, times = marshal.load(fh)
+        if (
+            tag == _TAG
+            and where == os.path.abspath(path)
+            and seen == identity
+            and isinstance(data, dict)
+        ):
+            if times:
+                _restore_times(data, times)
             return data
     except Exception:  # missing, truncated, from another version: parse instead
         pass
-    data = parse(read(path))
+    return None
+
+
+def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> None:
+    """Store `data` under `identity` if the file still has that identity."""
+    import marshal
+
+    entry = _entry(path)
     try:
-        # Only a file that did not change while it was read is cached under its identity.
-        if os.stat(path).st_mtime_ns == st.st_mtime_ns:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as fh:
-                pickle.dump((_TAG, identity, data), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)
-    except OSError:
+        if _identity(os.stat(path)) != identity:
+            return
+        times: list[tuple[tuple[str | int, ...], str, str]] = []
+        record = (_TAG, os.path.abspath(path), identity, _without_times(data, (), times), times)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            marshal.dump(record, fh)
+        os.replace(tmp, entry)
+    except (OSError, ValueError):
         pass
-    return data
+
+
+# marshal, not pickle: it is built in (pickle's import is ~4 ms of every cached read) and
+# loads plain data faster. It has no dates: TOML's date-times are stored as ISO text beside
+# the data, with the path where each one goes.
+
+
+def _without_times(value: Any, where: tuple[str | int, ...], times: list[Any]) -> Any:
+    """A copy of `value` with each date/time replaced by None and listed in `times`."""
+    if isinstance(value, dict):
+        return {k: _without_times(v, (*where, k), times) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_times(v, (*where, i), times) for i, v in enumerate(value)]
+    if isinstance(value, str | int | float | bool):
+        return value
+    times.append((where, type(value).__name__, value.isoformat()))
+    return None
+
+
+def _restore_times(data: dict[str, Any], times: list[Any]) -> None:
+    import datetime
+
+    kinds: dict[str, Any] = {
+        "datetime": datetime.datetime,
+        "date": datetime.date,
+        "time": datetime.time,
+    }
+    for where, kind, text in times:
+        target: Any = data
+        for key in where[:-1]:
+            target = target[key]
+        target[where[-1]] = kinds[kind].fromisoformat(text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tomllib
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from portreg.errors import PortregError
+from portreg.locate import FILENAME
 from portreg.model import (
     DEFAULT_LEASE_RANGE,
     DEFAULT_TITLE,
@@ -38,7 +39,6 @@ from portreg.model import (
     service_id,
 )
 
-FILENAME = "ports.toml"
 TBD = "TBD"
 T = TypeVar("T")
 
@@ -46,23 +46,6 @@ _HEADER = """\
 # portreg registry: the source of truth for this project's service ports.
 # Edit by hand or with `portreg`; `portreg render` writes the Markdown page from it.
 """
-
-
-# --- locating --------------------------------------------------------------------------------
-
-
-def find_registry(
-    cwd: Path, environ: Mapping[str, str], explicit: str | None = None
-) -> Path | None:
-    """`--registry`, else `PORTREG_REGISTRY`, else the nearest ports.toml walking up from cwd."""
-    chosen = explicit or environ.get("PORTREG_REGISTRY")
-    if chosen:
-        return Path(chosen)
-    for d in (cwd, *cwd.parents):
-        candidate = d / FILENAME
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 # --- files: lock and atomic replace ------------------------------------------------------------
@@ -107,9 +90,10 @@ def atomic_write(path: Path, text: str) -> None:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    # O_EXCL on a name of our own, not tempfile.mkstemp: tempfile's import (shutil, bz2,
+    # lzma, random) costs `assign` more than the write. `_sweep_temp_files` knows the name.
+    tmp = str(directory / f".{path.name}.{os.getpid()}.{time.time_ns():x}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -156,7 +140,7 @@ def read_text(path: Path) -> str:
 def load(path: Path) -> Registry:
     from portreg.regcache import parsed  # cached by file identity: see regcache
 
-    return _Reader(str(path)).registry(parsed(path, read_text, lambda t: _toml(t, str(path))))
+    return parsed(path, read_text, lambda t: _toml(t, str(path)), _Reader(str(path)).registry)
 
 
 def loads(text: str, source: str = FILENAME) -> Registry:
@@ -170,6 +154,8 @@ def _toml(text: str, source: str) -> dict[str, Any]:
         raise PortregError(
             f"{source}: the registry is empty (restore it, e.g. from git, or run `portreg init`)"
         )
+    import tomllib  # here: a read from the cache never needs it
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -320,6 +306,52 @@ class _Reader:
         return Policy(rng[0], rng[1], tuple(avoid), step, interval, last, (lease[0], lease[1]))
 
     def service(self, sid: str, raw: Any) -> Service:
+        return self._plain_service(sid, raw) or self._service(sid, raw)
+
+    def _plain_service(self, sid: str, raw: Any) -> Service | None:
+        """The common service (strings and ports only) read without building any message:
+        at 2,000 services this is most of a read. None sends anything else, or anything wrong,
+        to `_service`, which names the problem."""
+        if type(raw) is not dict or not _PLAIN_KEYS.isdisjoint(raw):
+            return None
+        ports_raw = raw.get("ports", {})
+        if type(ports_raw) is not dict:
+            return None
+        ports: dict[str, int | None] = {}
+        for env, p in ports_raw.items():
+            if type(p) is int and PORT_MIN <= p <= PORT_MAX:
+                ports[env] = p
+            elif p == TBD:
+                ports[env] = None
+            else:
+                return None
+        get = raw.get
+        name, protocol = get("name", sid), get("protocol", "tcp")
+        status, transport = get("status", "active"), get("transport", "tcp")
+        if (
+            type(name) is not str
+            or type(protocol) is not str
+            or type(status) is not str
+            or type(transport) is not str
+            or status not in STATUSES
+            or transport not in ("tcp", "udp")
+        ):
+            return None
+        strings = {key: get(key, "") for key in _STRING_KEYS}
+        if any(type(v) is not str for v in strings.values()):
+            return None
+        return Service(
+            id=sid,
+            name=name,
+            ports=ports,
+            protocol=protocol,
+            transport=transport,
+            status=status,
+            forced=bool(get("forced", False)),
+            **strings,
+        )
+
+    def _service(self, sid: str, raw: Any) -> Service:
         where = f"services.{sid}"
         if not isinstance(raw, dict):
             raise self.fail(where, "expected a table")
@@ -406,6 +438,23 @@ class _Reader:
             new_port=self.port(raw.get("new", TBD), f"{where}.new"),
             reason=self.string(raw, "reason", where),
         )
+
+
+_STRING_KEYS = (
+    "notes",
+    "description",
+    "process",
+    "deployment",
+    "health_check",
+    "tls",
+    "connections",
+    "purpose",
+    "compose_service",
+)
+# Keys whose values `_Reader._plain_service` leaves to the full reader.
+_PLAIN_KEYS = frozenset(
+    {"connection_strings", "configuration", "depends_on", "container_port", "bindings"}
+)
 
 
 def _naive_utc(value: object) -> datetime:
@@ -634,14 +683,58 @@ def _item(value: Any, key: str = "") -> Any:
 
 def mutate(path: Path, change: Callable[[Registry], tuple[Registry, T]]) -> T:
     """Read, change and write the registry under the lock; write only if something changed."""
+    from portreg import regcache
+
     with locked(path):
         _sweep_temp_files(path)
-        text = read_text(path)
-        before = loads(text, source=str(path))
+        text, data, before = regcache.read_parsed(
+            path, read_text, lambda t: _toml(t, str(path)), _Reader(str(path)).registry
+        )
         after, result = change(before)
         if after != before:
-            write(path, dumps(after, previous=text))
+            appended = _appended(text, data, before, after)
+            if appended is None:
+                write(path, dumps(after, previous=text))
+            else:
+                new_text, new_data = appended
+                write(path, new_text)
+                regcache.remember(path, new_text, new_data)
         return result
+
+
+def _appended(
+    text: str, data: dict[str, Any], before: Registry, after: Registry
+) -> tuple[str, dict[str, Any]] | None:
+    """The new text and its parse when `after` only adds services and change-log entries
+    (and moves last_updated): the text edit of `portreg.tomlappend`, same bytes as `dumps`."""
+    old, new = before.services, after.services
+    if len(new) <= len(old) and len(after.changes) <= len(before.changes):
+        return None
+    if (
+        after.changes[: len(before.changes)] != before.changes
+        or list(new)[: len(old)] != list(old)
+        or any(new[k] is not s and new[k] != s for k, s in old.items())
+        or replace(after, services=old, changes=before.changes, last_updated=None)
+        != replace(before, last_updated=None)
+    ):
+        return None
+    from portreg import tomlappend
+
+    added = list(new.items())[len(old) :]
+    if any(s.port_name is not None or s.width != 1 for _, s in added):
+        return None  # a named port is written inside its service's table: tomlkit's path
+    services = {k: _service_data(s) for k, s in added}
+    changes = [_change_data(c) for c in after.changes[len(before.changes) :]]
+    moved = after.last_updated if after.last_updated != before.last_updated else None
+    new_text = tomlappend.edit(text, services, changes, moved)
+    if new_text is None:
+        return None
+    data["services"].update(services)  # present: tomlappend found [services] tables
+    if changes:
+        data["changes"].extend(changes)  # present: tomlappend appends only to a change log
+    if moved is not None:
+        data["registry"]["last_updated"] = moved
+    return new_text, data
 
 
 def _sweep_temp_files(path: Path) -> None:

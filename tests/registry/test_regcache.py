@@ -50,14 +50,20 @@ def test_a_corrupt_or_foreign_entry_is_ignored(
     (entry,) = (tmp_path / "cache" / "portreg").iterdir()
     entry.write_bytes(b"not a pickle")
     assert store.load(path).services["api"].ports["development"] == 53004
-    import pickle
+    import marshal
 
     st = os.stat(path)
     ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     bogus = {"project": "x", "services": {}}
-    entry.write_bytes(pickle.dumps((("other-python",), ident, bogus)))
+    where = os.path.abspath(path)
+    entry.write_bytes(marshal.dumps((("other-python",), where, ident, bogus, [])))
     assert "api" in store.load(path).services
-    entry.write_bytes(pickle.dumps((regcache._TAG, ident, bogus)))  # a matching entry is used
+    # Another registry's entry under this name (a crc collision) is not this one's.
+    entry.write_bytes(marshal.dumps((regcache._TAG, where + ".other", ident, bogus, [])))
+    assert "api" in store.load(path).services
+    entry.write_bytes(
+        marshal.dumps((regcache._TAG, where, ident, bogus, []))
+    )  # a matching entry is used
     assert "api" not in store.load(path).services
 
 
@@ -70,3 +76,24 @@ def test_a_bad_registry_is_still_refused(tmp_path: Path, monkeypatch: pytest.Mon
     path.write_text("")
     with pytest.raises(store.PortregError, match="empty"):
         store.load(path)
+
+
+def test_dates_and_times_come_back_as_they_were_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tomllib
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PORTREG_NO_CACHE", raising=False)
+    path = tmp_path / "ports.toml"
+    path.write_text(
+        _registry(53005)
+        + "[registry]\nlast_updated = 2026-01-29T06:23:34+05:30\n"
+        + "[policy]\nlast_audit = 2026-01-29\n"
+        + "[tool.x]\nat = 07:32:00.25\nlocal = 1979-05-27T07:32:00.999\nz = 1979-05-27T00:00:00Z\n"
+        + '[[changes]]\nat = 2026-01-29T06:23:34\nwho = "a"\n'
+    )
+    store.load(path)  # parses and caches
+    cached = regcache.valid(path)
+    assert cached == tomllib.loads(path.read_text())
+    assert cached is not None and cached["registry"]["last_updated"].utcoffset() is not None

@@ -117,6 +117,9 @@ QUICK_CASES = [
     ["scan", "--range", "1-1"],
     ["list"],
     ["list", "--json", "--env", "staging"],
+    ["assign", "api"],
+    ["assign", "My API", "--env", "qa", "--protocol", "http", "--transport", "udp", "--json"],
+    ["--registry", "r.toml", "assign", "--env", "staging", "api"],
 ]
 
 ARGPARSE_ONLY = [
@@ -142,6 +145,12 @@ ARGPARSE_ONLY = [
     ["--registry", "check"],
     ["--version"],
     ["show", "x"],
+    ["assign"],
+    ["assign", "a", "b"],
+    ["assign", "-x"],
+    ["assign", "a", "--transport", "sctp"],
+    ["assign", "a", "--env"],
+    ["assign", "a", "--help"],
 ]
 
 

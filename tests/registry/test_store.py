@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from portreg import store
+from portreg import locate, store
 from portreg.errors import PortregError
 from portreg.model import (
     ChangeEntry,
@@ -136,9 +136,9 @@ def test_find_registry_walks_up(tmp_path: Path) -> None:
     (tmp_path / "ports.toml").write_text("")
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
-    assert store.find_registry(deep, {}) == tmp_path / "ports.toml"
-    assert store.find_registry(deep, {"PORTREG_REGISTRY": "/x.toml"}) == Path("/x.toml")
-    assert store.find_registry(deep, {}, "y.toml") == Path("y.toml")
+    assert locate.find_registry(deep, {}) == tmp_path / "ports.toml"
+    assert locate.find_registry(deep, {"PORTREG_REGISTRY": "/x.toml"}) == Path("/x.toml")
+    assert locate.find_registry(deep, {}, "y.toml") == Path("y.toml")
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "   \n\t\n"])

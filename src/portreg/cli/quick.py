@@ -1,7 +1,8 @@
 """The plain command lines of the hot commands, read without argparse.
 
-`portreg check 54000`, `who PORT`, `scan [--range A-B]` and `list [--env ENV]` (each with
-`--json` and `--registry X`) run in loops and scripts, where start-up is most of their time.
+`portreg check 54000`, `who PORT`, `scan [--range A-B]`, `list [--env ENV]` and
+`assign SERVICE [--env ENV] [--protocol P] [--transport tcp|udp]` (each with `--json` and
+`--registry X`) run in loops and scripts, where start-up is most of their time.
 argparse costs ~5 ms before it parses anything: its import, building the parser, and gettext
 looking up translations (which imports `locale`) for every help string.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-_MODULES = {"check": "check", "who": "who", "scan": "scan", "list": "list_"}
+_MODULES = {"check": "check", "who": "who", "scan": "scan", "list": "list_", "assign": "assign"}
 
 
 def _port(text: str) -> int | None:
@@ -67,11 +68,31 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
                 return None
             values["range"] = (start, end)
             i += 2
-        elif arg == "--env" and command == "list" and value is not None and value[:1] != "-":
+        elif (
+            arg == "--env"
+            and command in ("list", "assign")
+            and value is not None
+            and value[:1] != "-"
+        ):
             values["env"] = value
+            i += 2
+        elif arg == "--protocol" and command == "assign" and value is not None and value[:1] != "-":
+            values["protocol"] = value
+            i += 2
+        elif arg == "--transport" and command == "assign" and value in ("tcp", "udp"):
+            values["transport"] = value
             i += 2
         else:
             return None
+    if command == "assign":
+        if len(positionals) != 1:
+            return None
+        values.setdefault("env", "development")
+        values.setdefault("protocol", None)
+        values.setdefault("transport", None)
+        return SimpleNamespace(
+            registry=registry, command=command, module="assign", service=positionals[0], **values
+        )
     ports = [_port(p) for p in positionals]
     if None in ports:
         return None

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from portreg.commands._outcome import Written
 from portreg.environment import Environment
+
+if TYPE_CHECKING:
+    import argparse  # argparse is ~5 ms of start-up: only the quick parser runs here
 
 
 def run(env: Environment, args: argparse.Namespace) -> Written:

@@ -112,6 +112,36 @@ class CheckResult:
 
 
 def run(env: Environment, args: argparse.Namespace) -> CheckResult:
+    from portreg.host import listeners
+
+    ports: list[int] = list(dict.fromkeys(args.ports))
+    cached = None
+    if not env.is_remote and env.registry_location is not None:
+        # A registry read before and unchanged since: its facts from the cached parse,
+        # without the model (see portreg.fastrows).
+        from portreg import regcache
+
+        cached = regcache.valid(env.registry_path())
+    from portreg import fastrows
+
+    if cached is not None and fastrows.plain(cached):
+        found = listeners((min(ports), max(ports)), namespaces=False, ports=set(ports))
+        return CheckResult(
+            [
+                PortCheck(
+                    port,
+                    fastrows.holders(cached, port),
+                    [message for _, message in fastrows.policy_problems(cached, port)],
+                    [lst.to_json() for lst in found if lst.port == port],
+                    True,
+                )
+                for port in ports
+            ]
+        )
+    return _checked(env, ports)
+
+
+def _checked(env: Environment, ports: list[int]) -> CheckResult:
     from portreg.backend import open_backend
     from portreg.host import listeners
     from portreg.model import Registry
@@ -120,7 +150,6 @@ def run(env: Environment, args: argparse.Namespace) -> CheckResult:
     registry: Registry | None = None
     if env.is_remote or env.registry_location is not None:
         registry = open_backend(env).load()
-    ports: list[int] = list(dict.fromkeys(args.ports))
     found = listeners((min(ports), max(ports)), namespaces=False, ports=set(ports))
     checks = []
     for port in ports:

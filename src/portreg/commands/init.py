@@ -11,7 +11,7 @@ from portreg.views import Simple
 def run(env: Environment, args: argparse.Namespace) -> Simple:
     """A new registry where it was asked for, else here: never the one a parent directory
     holds (that is what every other command would find, and it exists)."""
-    from portreg.store import FILENAME
+    from portreg.locate import FILENAME
 
     explicit = env.registry_option or env.environ.get("PORTREG_REGISTRY")
     path = env.registry_path(must_exist=False) if explicit else env.cwd / FILENAME

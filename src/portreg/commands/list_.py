@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portreg.environment import Environment
 from portreg.errors import ExitCode
 from portreg.views import Table, View
+
+if TYPE_CHECKING:
+    import argparse  # argparse is ~5 ms of start-up: only the quick parser runs here
+    from collections.abc import Iterator
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +21,11 @@ class Listing:
 
     def to_json(self) -> Any:
         return self.rows
+
+    def json_chunks(self) -> Iterator[str]:
+        from portreg.fastrows import json_chunks
+
+        return json_chunks(self.rows)
 
     def views(self) -> list[View]:
         return [
@@ -41,6 +49,17 @@ class Listing:
 
 
 def run(env: Environment, args: argparse.Namespace) -> Listing:
+    if not env.is_remote:
+        # A registry read before and unchanged since: rows from its cached parse, without
+        # the model (see portreg.fastrows).
+        from portreg import regcache
+
+        data = regcache.valid(env.registry_path())
+        if data is not None:
+            from portreg import fastrows
+
+            if fastrows.plain(data):
+                return Listing(fastrows.service_rows(data, args.env))
     from portreg.backend import open_backend
     from portreg.records import service_rows
 

@@ -44,7 +44,7 @@ def _root(env: Environment) -> tuple[Path, Path | None]:
     import subprocess
 
     if not env.is_remote:
-        from portreg.store import find_registry
+        from portreg.locate import find_registry
 
         found = find_registry(env.cwd, env.environ, env.registry_option)
         if found is not None and found.is_file():
