@@ -90,6 +90,9 @@ class Service:
     compose_service: str = ""  # service name in docker-compose files, when it differs from id
     container_port: int | None = None
     forced: bool = False  # recorded on purpose despite the policy (`add --force`)
+    # The machine its ports live on ("" = the registry's default host). Uniqueness is per
+    # (host, transport, port): see `policy.holders_on`.
+    host: str = ""
 
     @property
     def reserved(self) -> bool:

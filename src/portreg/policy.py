@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 
 from portreg.errors import ErrorKind, PortregError
-from portreg.model import PORT_MAX, PORT_MIN, Policy, Registry
+from portreg.model import PORT_MAX, PORT_MIN, Policy, Registry, Service
 
 
 def parse_port(text: str | int) -> int:
@@ -90,14 +90,43 @@ _CONFLICTS = frozenset({"registered", "live"})
 POLICY_CODES = frozenset({"avoided", "out-of-range"})  # the policy alone, neither registry nor host
 
 
+def holders_on(
+    registry: Registry, port: int, *, host: str = "", transport: str | None = None
+) -> list[tuple[Service, str]]:
+    """Every (service, environment) holding `port` on `host` with `transport` (None: any).
+
+    The uniqueness rule, written once: a port is unique per (host, transport, port). The same
+    number may be registered on two hosts, or for TCP and UDP on one host, never twice for one
+    (host, transport). The local store, `ops` and the server's writes all ask this (the
+    server's UNIQUE constraint is the same triple).
+    """
+    return [
+        (s, env)
+        for s, env in registry.holders(port)
+        if s.host == host and (transport is None or s.transport == transport)
+    ]
+
+
+def taken_on(registry: Registry, host: str = "") -> set[int]:
+    """Every port number registered on `host`, any transport: what picking a port skips.
+
+    Picking is stricter than uniqueness (it skips the number in both transports), so a new
+    service never gets a number another service on that host holds for the other transport.
+    """
+    return {p for s in registry.services.values() if s.host == host for _, p in s.assigned()}
+
+
 def judge(
     registry: Registry,
     port: int,
     *,
     live: Collection[int] = (),
     owner: str | None = None,
+    host: str = "",
+    transport: str | None = None,
 ) -> Verdict:
-    """Every rule of the seed that `port` breaks, for a service named `owner` (may be None)."""
+    """Every rule of the seed that `port` breaks, for a service named `owner` (may be None),
+    on `host` over `transport` (None: a clash in either transport counts)."""
     policy = registry.policy
     problems: list[Problem] = []
     if port in policy.avoid:
@@ -109,13 +138,15 @@ def judge(
                 f"port {port} is outside the range {policy.range_start}-{policy.range_end}",
             )
         )
-    others = sorted({s.id for s, _ in registry.holders(port) if s.id != owner})
+    held = holders_on(registry, port, host=host, transport=transport)
+    others = sorted({s.id for s, _ in held if s.id != owner})
+    on = f" on host {host}" if host else ""
     if others:
         problems.append(
-            Problem("registered", f"port {port} is already registered to {', '.join(others)}")
+            Problem("registered", f"port {port} is already registered to {', '.join(others)}{on}")
         )
     if port in live:
-        problems.append(Problem("live", f"port {port} is in use on the host"))
+        problems.append(Problem("live", f"port {port} is in use on the host{on}"))
     return Verdict(port, tuple(problems))
 
 
@@ -171,13 +202,14 @@ def next_free(
     *,
     start: int | None = None,
     end: int | None = None,
+    host: str = "",
 ) -> int:
     """The first port of the range, in sequence, that no rule forbids ("auto-increment").
 
-    Skips avoided ports, ports of any service in any environment (reserved ones included)
-    and ports live on the host.
+    Skips avoided ports, ports of any service on `host` in any environment (reserved ones
+    included) and ports live on that host.
     """
-    return first_free(registry.policy, registry.taken_ports(), live, start=start, end=end)
+    return first_free(registry.policy, taken_on(registry, host), live, start=start, end=end)
 
 
 def next_audit(policy: Policy) -> date | None:

@@ -156,6 +156,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p.set_defaults(module=module or name)
         return p
 
+    host_kw: dict[str, Any] = {
+        "default": None,
+        "metavar": "NAME",
+        "help": "the host the assignment lives on (default: the registry's default host)",
+    }
     env_kw: dict[str, Any] = {
         "metavar": "ENV",
         "help": f"environment ({', '.join(ENVIRONMENTS)}, …)",
@@ -181,6 +186,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     p = cmd("list", "list services and their ports", module="list_", report=True)
     p.add_argument("--env", **env_kw)
+    p.add_argument("--host", **{**host_kw, "help": "only the services on this host"})
 
     p = cmd("show", "everything recorded about one service", report=True)
     p.add_argument("service", metavar="SERVICE", help="service id or name")
@@ -194,12 +200,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--status", choices=STATUSES, default=None, help=", ".join(STATUSES))
     p.add_argument("--notes", default=None, metavar="TEXT", help="free text")
     p.add_argument("--force", action="store_true", help="record a known exception to the policy")
+    p.add_argument("--host", **host_kw)
 
     p = cmd("assign", "give a service the next free port (prints the port alone)", report=True)
     p.add_argument("service", metavar="SERVICE", help="service id or name")
     p.add_argument("--env", default="development", **env_kw)
     p.add_argument("--protocol", default=None, metavar="P", help="http, postgres, redis, tcp, …")
     p.add_argument("--transport", choices=("tcp", "udp"), default=None, help="tcp or udp")
+    p.add_argument("--host", **host_kw)
 
     p = cmd("reserve", "keep a port for a planned service", report=True)
     p.add_argument("service", metavar="SERVICE", help="service id or name")
@@ -208,6 +216,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--purpose", default="", metavar="TEXT", help="what it is kept for")
     p.add_argument("--env", default="development", **env_kw)
+    p.add_argument("--host", **host_kw)
 
     p = cmd("release", "free a service's port (one environment, or the whole service)", report=True)
     p.add_argument("service", metavar="SERVICE", help="service id or name")
@@ -218,9 +227,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("port", type=_port, metavar="PORT", help="the new port (1-65535)")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the change log")
     p.add_argument("--env", default="development", **env_kw)
+    p.add_argument("--host", **{**host_kw, "help": "move the service to this host too"})
 
     p = cmd("check", "is a port free, registered, allowed, in use?", report=True)
     p.add_argument("ports", nargs="+", type=_port, metavar="PORT", help="ports (1-65535)")
+    p.add_argument("--host", **{**host_kw, "help": "judge the ports on this host"})
 
     p = cmd("who", "which process holds a port (never kills anything)", report=True)
     p.add_argument("port", type=_port, metavar="PORT", help="a port (1-65535)")
