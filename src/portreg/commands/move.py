@@ -87,5 +87,6 @@ def run(env: Environment, args: argparse.Namespace) -> MoveResult | Simple:
         who=env.who,
         at=env.now(),
         live=lambda p: live_ports((p, p)),
+        host=args.host,
     )
     return MoveResult(report)
