@@ -299,7 +299,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     tsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     tsub.required = True
     t = tsub.add_parser("create", help="create a token (prints it alone)")
-    t.add_argument("--scope", choices=("read", "write"), required=True, help="read or write")
+    t.add_argument(
+        "--scope",
+        choices=("read", "write", "agent"),
+        required=True,
+        help="read, write, or agent (reports a host's listeners, nothing else)",
+    )
     t.add_argument("--name", default="", help="a label for the token")
     t.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
 

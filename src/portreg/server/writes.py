@@ -30,6 +30,7 @@ class Written:
     body: dict[str, Any]
     events: list[tuple[int, str]] = field(default_factory=list)
     created: bool = False
+    host: str = ""  # the host the port was picked on
 
 
 async def record(
@@ -90,7 +91,7 @@ async def insert_service(conn: AsyncConnection, s: Service) -> None:
     )
 
 
-async def _write_ports(conn: AsyncConnection, s: Service, host: str) -> None:
+async def _write_ports(conn: AsyncConnection, s: Service) -> None:
     await conn.execute(delete(assignments).where(assignments.c.service_id == s.id))
     if s.ports:
         await conn.execute(
@@ -99,7 +100,7 @@ async def _write_ports(conn: AsyncConnection, s: Service, host: str) -> None:
                 {
                     "service_id": s.id,
                     "environment": env,
-                    "host": host,
+                    "host": s.host,  # "" = the default host (migration 0007)
                     "transport": s.transport,
                     "port": port,
                     "seq": i,
@@ -109,7 +110,7 @@ async def _write_ports(conn: AsyncConnection, s: Service, host: str) -> None:
         )
 
 
-async def write_service(conn: AsyncConnection, s: Service, host: str, *, new: bool) -> None:
+async def write_service(conn: AsyncConnection, s: Service, *, new: bool) -> None:
     if new:
         await insert_service(conn, s)
     else:
@@ -125,7 +126,7 @@ async def write_service(conn: AsyncConnection, s: Service, host: str, *, new: bo
                 data=service_data(s),
             )
         )
-    await _write_ports(conn, s, host)
+    await _write_ports(conn, s)
 
 
 async def apply_diff(conn: AsyncConnection, before: Registry, after: Registry) -> None:
@@ -136,7 +137,7 @@ async def apply_diff(conn: AsyncConnection, before: Registry, after: Registry) -
     for sid, s in after.services.items():
         old = before.services.get(sid)
         if old != s:
-            await write_service(conn, s, after.host, new=old is None)
+            await write_service(conn, s, new=old is None)
     if after.policy != before.policy:
         await set_meta(conn, "policy", policy_data(after.policy))
     await set_meta(conn, "last_updated", utcnow().isoformat())
@@ -183,7 +184,7 @@ async def replace_all(conn: AsyncConnection, registry: Registry, who: str, reaso
         {
             "service_id": s.id,
             "environment": env,
-            "host": registry.host,
+            "host": s.host,
             "transport": s.transport,
             "port": port,
             "seq": i,

@@ -1,0 +1,102 @@
+"""/hosts: agents report what listens on their host; the server keeps the last report per host."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, Field
+
+from portreg.server.deps import Reader, Reporter
+from portreg.server.errors import HttpError
+from portreg.server.responses import ERRORS, json_response
+
+router = APIRouter(responses=ERRORS, tags=["hosts"])
+
+HostName = Annotated[
+    str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+]
+
+
+class ReportIn(BaseModel):
+    listeners: list[dict[str, Any]] = Field(
+        description="rows as `portreg scan --json` prints them; a missing field is unknown"
+    )
+    interval: float | None = Field(
+        default=None,
+        gt=0,
+        le=86400,
+        description="seconds until the next report (default PORTREG_AGENT_INTERVAL)",
+    )
+
+
+class Reported(BaseModel):
+    host: str
+    listeners: int
+    reported_at: str
+
+
+class HostOut(BaseModel):
+    host: str
+    last_report: str
+    listeners: int
+    interval: float
+    age_seconds: float
+    stale: bool = Field(description="no report for three intervals")
+
+
+@router.put(
+    "/hosts/{host}/listeners",
+    summary="an agent's report: everything that listens on its host now",
+    responses={200: {"model": Reported}},
+)
+async def report(host: HostName, body: ReportIn, auth: Reporter) -> Response:
+    from portreg.server import hosts
+    from portreg.server.codec import utcnow
+
+    st, _who = auth
+    start = time.perf_counter()
+    if len(body.listeners) > st.settings.max_listeners:
+        raise HttpError(
+            413,
+            f"a report may carry at most {st.settings.max_listeners} listeners "
+            f"(PORTREG_MAX_LISTENERS); got {len(body.listeners)}",
+        )
+    rows = hosts.normalise(body.listeners)
+    at = utcnow()
+    await hosts.store_report(st.engine, host, rows, body.interval or st.settings.agent_interval, at)
+    st.metrics.reports.inc()
+    st.metrics.host_listeners.labels(host).set(len({(r["protocol"], r["port"]) for r in rows}))
+    st.metrics.report_latency.observe(time.perf_counter() - start)
+    return json_response(
+        {"host": host, "listeners": len(rows), "reported_at": at.isoformat(sep=" ")}
+    )
+
+
+@router.get(
+    "/hosts",
+    summary="every host that reported: last report, listener count, stale or not",
+    responses={200: {"model": list[HostOut]}},
+)
+async def list_hosts(st: Reader) -> Response:
+    from portreg.server import hosts
+    from portreg.server.codec import utcnow
+
+    async with st.engine.connect() as conn:
+        return json_response(await hosts.host_rows(conn, utcnow()))
+
+
+@router.get(
+    "/hosts/{host}/listeners",
+    summary="the rows of the host's last report",
+    responses={200: {"model": list[dict[str, Any]]}},
+)
+async def host_listeners(host: HostName, st: Reader) -> Response:
+    from portreg.server import hosts
+
+    async with st.engine.connect() as conn:
+        found = await hosts.listener_rows(conn, host)
+    if found is None:
+        raise HttpError(404, f"host {host!r} has not reported (see GET /api/v1/hosts)")
+    return Response(found, media_type="application/json")
