@@ -159,11 +159,12 @@ def _services_on(registry: Registry) -> Iterable[tuple[Service, str, int]]:
 
 
 def _duplicates(registry: Registry) -> list[Finding]:
-    holders: dict[tuple[int, str], list[tuple[Service, str]]] = defaultdict(list)
+    # Unique per (host, transport, port), the rule of `policy.holders_on`.
+    holders: dict[tuple[int, str, str], list[tuple[Service, str]]] = defaultdict(list)
     for s, env, port in _services_on(registry):
-        holders[(port, s.transport)].append((s, env))
+        holders[(port, s.transport, s.host)].append((s, env))
     out = []
-    for (port, transport), held in sorted(holders.items()):
+    for (port, transport, _host), held in sorted(holders.items()):
         if len(held) < 2:
             continue
         ids = sorted({s.id for s, _ in held})
@@ -367,6 +368,7 @@ class HostReport:
     age_seconds: float
     interval: float
     listeners: tuple[Listener, ...]
+    at: str = ""  # when it came (ISO text): tells the repair loop a new report from an old one
 
     @property
     def stale(self) -> bool:
@@ -435,7 +437,7 @@ def host_audit(
         findings.append(Finding(
             "leaked-port", "warning", holders[0] if holders else None, port,
             f"{transport} port {port} is registered on host {host} "
-            f"({', '.join(holders) or 'no service'}) but was not live in {seen} reports in a row",
+            f"({', '.join(holders) or 'no service'}) but was not live in its last {seen} reports",
             "release it if the service is gone (`portreg release SERVICE --env ENV`)",
             host,
         ))  # fmt: skip

@@ -2,8 +2,9 @@
 
 Modelled on Kubernetes' allocator repair (`pkg/registry/core/service/ipallocator/controller`):
 the allocator's state is checked against what is really in use on every pass, and a
-discrepancy is acted on only after it was seen `SIGHTINGS` passes in a row, so a report taken
-mid-restart never frees or blocks anything. Counters live in memory (`RepairState`), as the
+discrepancy is acted on only after it was seen in `SIGHTINGS` reports of its host in a row
+(a pass that finds no new report counts nothing), so a report taken mid-restart never frees
+or blocks anything. Counters live in memory (`RepairState`), as the
 Kubernetes controller keeps its `leaks` map; a restarted server starts counting again.
 
 What is acted on (keys are (host, transport, port)):
@@ -12,7 +13,7 @@ What is acted on (keys are (host, transport, port)):
   that host holds the number. After three sightings the port is *held*: allocation on that
   host skips it even when a later report misses it (a service that flaps keeps its port).
   A hold goes when the number is registered on that host (at once: the registration now
-  covers it) or when it has not been live for three passes.
+  covers it) or when it has not been live in three reports.
 - **leaked**: registered to an active service on a freshly reported host, and not live
   there. After three sightings it is reported as `leaked-port` (audit and metrics). It is not
   released: a registration is what people wrote down, and portreg never deletes it on its own;
@@ -40,14 +41,15 @@ class RepairState:
 
     orphans: dict[Key, int] = field(default_factory=dict)
     leaks: dict[Key, int] = field(default_factory=dict)
-    gone: dict[Key, int] = field(default_factory=dict)  # holds not live, passes in a row
+    gone: dict[Key, int] = field(default_factory=dict)  # holds not live, reports in a row
+    counted: dict[str, str] = field(default_factory=dict)  # host -> the report last counted
 
 
 @dataclass(frozen=True, slots=True)
 class Actions:
     hold: frozenset[Key]
     unhold: frozenset[Key]
-    leaked: dict[Key, int]  # every key leaked for SIGHTINGS passes or more, with its count
+    leaked: dict[Key, int]  # every key leaked in SIGHTINGS reports or more, with its count
 
 
 def _count(previous: dict[Key, int], now: set[Key], hosts: set[str]) -> dict[Key, int]:
@@ -64,7 +66,9 @@ def repair_pass(
     holds: Collection[Key],
 ) -> Actions:
     """One pass: update `state` from the fresh reports and say what to hold, unhold, flag."""
-    fresh = [r for r in reports if not r.stale]
+    # A sighting is a new report: a pass that finds a host's report unchanged counts nothing.
+    fresh = [r for r in reports if not r.stale and state.counted.get(r.host) != r.at]
+    state.counted.update({r.host: r.at for r in fresh})
     hosts = {r.host for r in fresh}
     policy = registry.policy
     orphans_now: set[Key] = set()

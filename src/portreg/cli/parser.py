@@ -59,6 +59,16 @@ def _range(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds (0 < S <= 86400), got {text!r}")
+    return value
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
@@ -97,6 +107,7 @@ COMMANDS: tuple[str, ...] = (
     "worktree",
     "mcp",
     "completion",
+    "agent",
 )
 
 
@@ -349,6 +360,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--shell", action="store_true", help="print export lines; write nothing")
 
     cmd("leases", "the live leases on this host (active and cooling)", report=True)
+
+    p = cmd("agent", "report this host's listeners to a portreg server", report=True)
+    p.add_argument("--server", required=True, metavar="URL", help="e.g. http://registry:54000")
+    p.add_argument(
+        "--host", default=None, metavar="NAME", help="the host's name (default: hostname)"
+    )
+    p.add_argument(
+        "--netns", default=None, metavar="NAME", help="report this `ip netns` namespace as a host"
+    )
+    p.add_argument(
+        "--interval",
+        type=_seconds,
+        default=30.0,
+        metavar="S",
+        help="seconds between reports (default 30)",
+    )
+    p.add_argument("--once", action="store_true", help="send one report and exit")
     return parser
 
 

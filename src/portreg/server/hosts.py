@@ -106,6 +106,13 @@ async def store_report(
                 )
 
 
+def report_time() -> datetime:
+    """Now, naive UTC with microseconds: two reports of one host within a second differ."""
+    from datetime import UTC
+
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 async def host_rows(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
     """`GET /api/v1/hosts`: one object per host that ever reported."""
     from portreg.audit import STALE_AFTER_INTERVALS
@@ -124,7 +131,7 @@ async def host_rows(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]
         out.append(
             {
                 "host": host,
-                "last_report": at.isoformat(sep=" "),
+                "last_report": at.replace(microsecond=0).isoformat(sep=" "),
                 "listeners": count,
                 "interval": interval,
                 "age_seconds": round(age, 3),
@@ -148,6 +155,7 @@ async def reports(conn: AsyncConnection, now: datetime) -> list[HostReport]:
             max((now - r.reported_at).total_seconds(), 0.0),
             r.interval,
             listeners_of(json.loads(r.listeners)),
+            r.reported_at.isoformat(),
         )
         for r in result.all()
     ]

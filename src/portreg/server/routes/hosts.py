@@ -53,7 +53,6 @@ class HostOut(BaseModel):
 )
 async def report(host: HostName, body: ReportIn, auth: Reporter) -> Response:
     from portreg.server import hosts
-    from portreg.server.codec import utcnow
 
     st, _who = auth
     start = time.perf_counter()
@@ -64,13 +63,17 @@ async def report(host: HostName, body: ReportIn, auth: Reporter) -> Response:
             f"(PORTREG_MAX_LISTENERS); got {len(body.listeners)}",
         )
     rows = hosts.normalise(body.listeners)
-    at = utcnow()
+    at = hosts.report_time()
     await hosts.store_report(st.engine, host, rows, body.interval or st.settings.agent_interval, at)
     st.metrics.reports.inc()
     st.metrics.host_listeners.labels(host).set(len({(r["protocol"], r["port"]) for r in rows}))
     st.metrics.report_latency.observe(time.perf_counter() - start)
     return json_response(
-        {"host": host, "listeners": len(rows), "reported_at": at.isoformat(sep=" ")}
+        {
+            "host": host,
+            "listeners": len(rows),
+            "reported_at": at.replace(microsecond=0).isoformat(sep=" "),
+        }
     )
 
 
