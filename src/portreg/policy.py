@@ -146,7 +146,8 @@ def judge(
             Problem("registered", f"port {port} is already registered to {', '.join(others)}{on}")
         )
     if port in live:
-        problems.append(Problem("live", f"port {port} is in use on the host{on}"))
+        where = f"host {host}" if host else "the host"
+        problems.append(Problem("live", f"port {port} is in use on {where}"))
     return Verdict(port, tuple(problems))
 
 
