@@ -120,9 +120,11 @@ host_reports = Table(
     Column("interval", Float, nullable=False),  # seconds the agent promised between reports
     Column("count", Integer, nullable=False),
     Column("listeners", Text, nullable=False),  # JSON: the rows as `scan --json` prints them
+    Column("digest", String(64), nullable=False),  # sha256 of `listeners`: an unchanged report
 )
 
-# The port numbers allocation on a host skips: `report` (its last report) and `hold` (seen
+# The port numbers allocation on a host skips: `report` (its last report, within the policy
+# range) and `hold` (seen
 # live and unregistered by three repair passes in a row).
 host_ports = Table(
     "host_ports",

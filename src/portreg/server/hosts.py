@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portreg.audit import HostReport
@@ -20,6 +20,7 @@ from portreg.errors import PortregError
 from portreg.host import JSON_FIELDS, Listener
 from portreg.repair import Key
 from portreg.server.db import host_ports, host_reports
+from portreg.server.reads import load_policy
 
 REPORT_LOCK_KEY = 0x706F72746873  # "porths": with the host's hash, one report per host at once
 _PROTOCOLS = ("tcp", "udp")
@@ -68,13 +69,17 @@ def listeners_of(rows: list[dict[str, Any]]) -> tuple[Listener, ...]:
 
 async def store_report(
     engine: AsyncEngine, host: str, rows: list[dict[str, Any]], interval: float, at: datetime
-) -> None:
-    ports = {
-        (r.get("protocol") or proto, r["port"])
-        for r in rows
-        if r.get("namespace") is None
-        for proto in ((r["protocol"],) if r.get("protocol") else _PROTOCOLS)
-    }
+) -> bool:
+    """Store a host's report; False when it is the same as the last one (only its time moves).
+
+    Most reports repeat the last one (a host's listeners change rarely, agents report every
+    30 s): those cost one UPDATE. A changed one replaces the stored rows and the host's
+    `report` ports, only those inside the policy range (allocation looks nowhere else; after
+    an import that moves the range, the next report fills the new one)."""
+    import hashlib
+
+    body = json.dumps(rows, separators=(",", ":"))
+    digest = hashlib.sha256(body.encode()).hexdigest()
     async with engine.connect() as plain:
         conn = await plain.execution_options(portreg_write=True)  # SQLite: BEGIN IMMEDIATE
         async with conn.begin():
@@ -83,6 +88,20 @@ async def store_report(
                     text("SELECT pg_advisory_xact_lock(:k, hashtext(:h))"),
                     {"k": REPORT_LOCK_KEY & 0x7FFFFFFF, "h": host},
                 )
+            same = await conn.execute(
+                update(host_reports)
+                .where(host_reports.c.host == host, host_reports.c.digest == digest)
+                .values(reported_at=at, interval=interval)
+            )
+            if same.rowcount:
+                return False
+            policy = await load_policy(conn)
+            ports = {
+                (proto, r["port"])
+                for r in rows
+                if r.get("namespace") is None and policy.in_range(r["port"])
+                for proto in ((r["protocol"],) if r.get("protocol") else _PROTOCOLS)
+            }
             await conn.execute(delete(host_reports).where(host_reports.c.host == host))
             await conn.execute(
                 insert(host_reports).values(
@@ -90,7 +109,8 @@ async def store_report(
                     reported_at=at,
                     interval=interval,
                     count=len(rows),
-                    listeners=json.dumps(rows, separators=(",", ":")),
+                    listeners=body,
+                    digest=digest,
                 )
             )
             await conn.execute(
@@ -104,6 +124,7 @@ async def store_report(
                         for t, p in sorted(ports)
                     ],
                 )
+    return True
 
 
 def report_time() -> datetime:

@@ -64,7 +64,10 @@ async def report(host: HostName, body: ReportIn, auth: Reporter) -> Response:
         )
     rows = hosts.normalise(body.listeners)
     at = hosts.report_time()
-    await hosts.store_report(st.engine, host, rows, body.interval or st.settings.agent_interval, at)
+    async with st.report_gate:
+        await hosts.store_report(
+            st.engine, host, rows, body.interval or st.settings.agent_interval, at
+        )
     st.metrics.reports.inc()
     st.metrics.host_listeners.labels(host).set(len({(r["protocol"], r["port"]) for r in rows}))
     st.metrics.report_latency.observe(time.perf_counter() - start)

@@ -3,10 +3,10 @@
 - `assignments.host` held the registry's host label (the same on every row); it now holds the
   service's host, "" for the registry's default host, so every existing row becomes "".
 - `host_reports`: one row per host, its agent's last report (the rows as `scan --json` prints
-  them, their count, when it came and the interval the agent promised).
+  them, their count, their sha256, when it came and the interval the agent promised).
 - `host_ports`: the port numbers allocation on a host skips: `report` rows (what its last
-  report listed) and `hold` rows (a port the repair loop saw live and unregistered three
-  times; see `server/repair.py`).
+  report listed inside the policy range: allocation looks nowhere else) and `hold` rows (a
+  port the repair loop saw live and unregistered in three reports; see `portreg/repair.py`).
 - PostgreSQL: `portreg_assign` picks on the service's host (an existing service's own, else
   `p_host`): it skips ports registered on that host only, and for a named host what
   `host_ports` lists instead of the server's own live ports. The allocation hint stays the
@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("interval", sa.Float, nullable=False),
         sa.Column("count", sa.Integer, nullable=False),
         sa.Column("listeners", sa.Text, nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
     )
     op.create_table(
         "host_ports",
