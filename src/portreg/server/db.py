@@ -120,7 +120,8 @@ host_reports = Table(
     Column("interval", Float, nullable=False),  # seconds the agent promised between reports
     Column("count", Integer, nullable=False),
     Column("listeners", Text, nullable=False),  # JSON: the rows as `scan --json` prints them
-    Column("digest", String(64), nullable=False),  # sha256 of `listeners`: an unchanged report
+    # sha256 of the request body: a report the same byte for byte is only re-dated
+    Column("digest", String(64), nullable=False),
 )
 
 # The port numbers allocation on a host skips: `report` (its last report, within the policy

@@ -67,19 +67,37 @@ def listeners_of(rows: list[dict[str, Any]]) -> tuple[Listener, ...]:
     return tuple(out)
 
 
-async def store_report(
-    engine: AsyncEngine, host: str, rows: list[dict[str, Any]], interval: float, at: datetime
-) -> bool:
-    """Store a host's report; False when it is the same as the last one (only its time moves).
+async def touch_report(engine: AsyncEngine, host: str, digest: str, at: datetime) -> int | None:
+    """Re-date the host's last report if `digest` (sha256 of the request body) is its digest:
+    its listener count; None when the report is new or different.
 
     Most reports repeat the last one (a host's listeners change rarely, agents report every
-    30 s): those cost one UPDATE. A changed one replaces the stored rows and the host's
-    `report` ports, only those inside the policy range (allocation looks nowhere else; after
-    an import that moves the range, the next report fills the new one)."""
-    import hashlib
+    30 s): those cost one UPDATE and no parsing."""
+    async with engine.connect() as plain:
+        conn = await plain.execution_options(portreg_write=True)
+        async with conn.begin():
+            found = await conn.execute(
+                update(host_reports)
+                .where(host_reports.c.host == host, host_reports.c.digest == digest)
+                .values(reported_at=at)
+                .returning(host_reports.c.count)
+            )
+            row = found.first()
+    return None if row is None else int(row[0])
 
+
+async def store_report(
+    engine: AsyncEngine,
+    host: str,
+    rows: list[dict[str, Any]],
+    interval: float,
+    at: datetime,
+    digest: str,
+) -> None:
+    """Store a host's new report: its rows, and its `report` ports inside the policy range
+    (allocation looks nowhere else; after an import that moves the range, the host's next
+    changed report fills the new one)."""
     body = json.dumps(rows, separators=(",", ":"))
-    digest = hashlib.sha256(body.encode()).hexdigest()
     async with engine.connect() as plain:
         conn = await plain.execution_options(portreg_write=True)  # SQLite: BEGIN IMMEDIATE
         async with conn.begin():
@@ -88,13 +106,6 @@ async def store_report(
                     text("SELECT pg_advisory_xact_lock(:k, hashtext(:h))"),
                     {"k": REPORT_LOCK_KEY & 0x7FFFFFFF, "h": host},
                 )
-            same = await conn.execute(
-                update(host_reports)
-                .where(host_reports.c.host == host, host_reports.c.digest == digest)
-                .values(reported_at=at, interval=interval)
-            )
-            if same.rowcount:
-                return False
             policy = await load_policy(conn)
             ports = {
                 (proto, r["port"])
@@ -124,7 +135,6 @@ async def store_report(
                         for t, p in sorted(ports)
                     ],
                 )
-    return True
 
 
 def report_time() -> datetime:

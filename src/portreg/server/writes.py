@@ -155,6 +155,11 @@ def rows_payload(registry: Registry, sids: Iterable[str]) -> dict[str, Any]:
 
 async def replace_all(conn: AsyncConnection, registry: Registry, who: str, reason: str) -> Written:
     """Import: the database holds exactly `registry` afterwards (its history is kept too)."""
+    from portreg.server.db import host_reports
+
+    # The policy range may have moved: every host's next report is stored in full again, so
+    # its ports in the new range are known (an unchanged report is otherwise only re-dated).
+    await conn.execute(update(host_reports).values(digest=""))
     await conn.execute(delete(assignments))
     await conn.execute(delete(services))
     for key, value in (

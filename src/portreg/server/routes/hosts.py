@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from portreg.server.deps import Reader, Reporter
@@ -50,31 +51,54 @@ class HostOut(BaseModel):
     "/hosts/{host}/listeners",
     summary="an agent's report: everything that listens on its host now",
     responses={200: {"model": Reported}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ReportIn.model_json_schema()}},
+        }
+    },
 )
-async def report(host: HostName, body: ReportIn, auth: Reporter) -> Response:
+async def report(host: HostName, request: Request, auth: Reporter) -> Response:
+    """The body is read raw: a report byte for byte the same as the host's last one (what an
+    agent sends every interval while nothing changes) is only re-dated, unparsed. Anything
+    else is validated by `ReportIn` (422 as for any body) and stored."""
+    import hashlib
+
+    from pydantic import ValidationError
+
     from portreg.server import hosts
 
     st, _who = auth
     start = time.perf_counter()
-    if len(body.listeners) > st.settings.max_listeners:
-        raise HttpError(
-            413,
-            f"a report may carry at most {st.settings.max_listeners} listeners "
-            f"(PORTREG_MAX_LISTENERS); got {len(body.listeners)}",
-        )
-    rows = hosts.normalise(body.listeners)
+    raw = await request.body()
+    digest = hashlib.sha256(raw).hexdigest()
     at = hosts.report_time()
     async with st.report_gate:
-        await hosts.store_report(
-            st.engine, host, rows, body.interval or st.settings.agent_interval, at
-        )
+        count = await hosts.touch_report(st.engine, host, digest, at)
+        if count is None:
+            try:
+                body = ReportIn.model_validate_json(raw)
+            except ValidationError as exc:
+                raise RequestValidationError(exc.errors()) from None
+            if len(body.listeners) > st.settings.max_listeners:
+                raise HttpError(
+                    413,
+                    f"a report may carry at most {st.settings.max_listeners} listeners "
+                    f"(PORTREG_MAX_LISTENERS); got {len(body.listeners)}",
+                )
+            rows = hosts.normalise(body.listeners)
+            interval = body.interval or st.settings.agent_interval
+            await hosts.store_report(st.engine, host, rows, interval, at, digest)
+            count = len(rows)
+            st.metrics.host_listeners.labels(host).set(
+                len({(r["protocol"], r["port"]) for r in rows})
+            )
     st.metrics.reports.inc()
-    st.metrics.host_listeners.labels(host).set(len({(r["protocol"], r["port"]) for r in rows}))
     st.metrics.report_latency.observe(time.perf_counter() - start)
     return json_response(
         {
             "host": host,
-            "listeners": len(rows),
+            "listeners": count,
             "reported_at": at.replace(microsecond=0).isoformat(sep=" "),
         }
     )

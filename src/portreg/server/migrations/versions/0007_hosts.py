@@ -3,7 +3,7 @@
 - `assignments.host` held the registry's host label (the same on every row); it now holds the
   service's host, "" for the registry's default host, so every existing row becomes "".
 - `host_reports`: one row per host, its agent's last report (the rows as `scan --json` prints
-  them, their count, their sha256, when it came and the interval the agent promised).
+  them, their count, the sha256 of the request, when it came and the interval the agent promised).
 - `host_ports`: the port numbers allocation on a host skips: `report` rows (what its last
   report listed inside the policy range: allocation looks nowhere else) and `hold` rows (a
   port the repair loop saw live and unregistered in three reports; see `portreg/repair.py`).
