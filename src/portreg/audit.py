@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -70,9 +70,13 @@ class Finding:
     port: int | None
     message: str
     hint: str
+    host: str | None = None  # set on the findings of one reported host (`host_audit`)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.host is None:
+            del out["host"]  # this host's own audit: the shape it always had
+        return out
 
 
 def severity_rank(severity: str) -> int:
@@ -155,13 +159,15 @@ def _services_on(registry: Registry) -> Iterable[tuple[Service, str, int]]:
 
 
 def _duplicates(registry: Registry) -> list[Finding]:
-    holders: dict[tuple[int, str], list[tuple[Service, str]]] = defaultdict(list)
+    # Unique per (host, transport, port), the rule of `policy.holders_on`; a range holds each
+    # of its ports.
+    holders: dict[tuple[int, str, str], list[tuple[Service, str]]] = defaultdict(list)
     for s, env, start in _services_on(registry):
-        for port in range(start, start + s.width):  # a range holds each of its ports
+        for port in range(start, start + s.width):
             for transport in s.transports:
-                holders[(port, transport)].append((s, env))
+                holders[(port, transport, s.host)].append((s, env))
     out = []
-    for (port, transport), held in sorted(holders.items()):
+    for (port, transport, _host), held in sorted(holders.items()):
         if len(held) < 2:
             continue
         ids = sorted({s.id for s, _ in held})
@@ -352,6 +358,99 @@ def _ephemeral(registry: Registry, kernel: KernelPorts) -> list[Finding]:
         "`sudo portreg protect --apply` (and put the line `portreg protect` prints in "
         "/etc/sysctl.d/ to keep it)",
     )]  # fmt: skip
+
+
+# --- many hosts ---------------------------------------------------------------------------
+
+STALE_AFTER_INTERVALS = 3  # a host is stale after three missed reports
+HOST_CODES = ("host-stale", "leaked-port", "not-listening", "reserved-port-in-use",
+              "undocumented-listener", "unexpected-process")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class HostReport:
+    """What one host's agent last reported: its listeners, how long ago, and the interval it
+    promised between reports."""
+
+    host: str
+    age_seconds: float
+    interval: float
+    listeners: tuple[Listener, ...]
+    at: str = ""  # when it came (ISO text): tells the repair loop a new report from an old one
+
+    @property
+    def stale(self) -> bool:
+        return self.age_seconds > STALE_AFTER_INTERVALS * self.interval
+
+
+def on_host(registry: Registry, host: str) -> Registry:
+    """The registry with only the services that live on `host`."""
+    return replace(
+        registry, services={k: s for k, s in registry.services.items() if s.host == host}
+    )
+
+
+def host_audit(
+    registry: Registry,
+    reports: Sequence[HostReport],
+    leaked: Mapping[tuple[str, str, int], int] | None = None,
+) -> list[Finding]:
+    """The live checks per reported host, each finding naming its `host`.
+
+    Against the last report as it stands (the audit shows it at once): not-listening,
+    unexpected-process, reserved-port-in-use, undocumented-listener. On a host the registry
+    names every environment is expected live there (the staging-runs-elsewhere rule is the
+    default host's). A stale host (no report for three intervals) or a named host that never
+    reported gets `host-stale` instead: its last report is no longer evidence either way.
+    `leaked` holds (host, transport, port) registrations the repair loop has seen unused three
+    times in a row (`leaked-port`).
+    """
+    findings: list[Finding] = []
+    reported = {r.host: r for r in reports}
+    named = sorted({s.host for s in registry.services.values() if s.host})
+    for host in named:
+        if host not in reported:
+            findings.append(Finding(
+                "host-stale", "warning", None, None,
+                f"host {host} has registered services but its agent never reported",
+                f"run `portreg agent --server URL --host {host}` on it "
+                "(deploy/portreg-agent.service)",
+                host,
+            ))  # fmt: skip
+    for r in sorted(reports, key=lambda r: r.host):
+        if r.stale:
+            findings.append(Finding(
+                "host-stale", "warning", None, None,
+                f"host {r.host} last reported {int(r.age_seconds)} s ago, more than "
+                f"{STALE_AFTER_INTERVALS} intervals of {r.interval:g} s",
+                f"see whether portreg agent runs on {r.host} (`systemctl status portreg-agent`)",
+                r.host,
+            ))  # fmt: skip
+            continue
+        mine = on_host(registry, r.host)
+        own = [lst for lst in r.listeners if lst.namespace is None]
+        by_port: dict[tuple[int, str], list[Listener]] = defaultdict(list)
+        for lst in own:
+            by_port[(lst.port, lst.protocol)].append(lst)
+        found: list[Finding] = []
+        _live(mine, by_port, set(mine.environments()), found)
+        found += _undocumented(mine, own)
+        findings += [replace(f, host=r.host) for f in found]
+    for (host, transport, port), seen in sorted((leaked or {}).items()):
+        holders = [
+            s.id
+            for s in registry.services.values()
+            if s.host == host and s.transport == transport and port in s.ports.values()
+        ]
+        findings.append(Finding(
+            "leaked-port", "warning", holders[0] if holders else None, port,
+            f"{transport} port {port} is registered on host {host} "
+            f"({', '.join(holders) or 'no service'}) but was not live in its last {seen} reports",
+            "release it if the service is gone (`portreg release SERVICE --env ENV`)",
+            host,
+        ))  # fmt: skip
+    findings.sort(key=lambda f: (f.host or "", -severity_rank(f.severity), f.port or 0, f.code))
+    return findings
 
 
 # --- summary ------------------------------------------------------------------------------

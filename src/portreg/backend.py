@@ -20,7 +20,13 @@ class Backend(Protocol):
     def load(self) -> Registry: ...
 
     def assign(
-        self, ref: str, environment: str, *, protocol: str | None, transport: str | None
+        self,
+        ref: str,
+        environment: str,
+        *,
+        protocol: str | None,
+        transport: str | None,
+        host: str | None = None,
     ) -> Outcome: ...
 
     def add(
@@ -34,17 +40,31 @@ class Backend(Protocol):
         status: str | None,
         notes: str | None,
         force: bool,
+        host: str | None = None,
     ) -> Outcome: ...
 
-    def reserve(self, ref: str, *, port: int | None, purpose: str, environment: str) -> Outcome: ...
+    def reserve(
+        self,
+        ref: str,
+        *,
+        port: int | None,
+        purpose: str,
+        environment: str,
+        host: str | None = None,
+    ) -> Outcome: ...
 
     def release(self, ref: str, *, environment: str | None) -> Outcome: ...
 
-    def move(self, ref: str, port: int, *, environment: str, reason: str) -> Outcome: ...
+    def move(
+        self, ref: str, port: int, *, environment: str, reason: str, host: str | None = None
+    ) -> Outcome: ...
 
 
 class LocalBackend:
-    """ports.toml under its lock; the live host is scanned inside the lock, so it is current."""
+    """ports.toml under its lock; the live host is scanned inside the lock, so it is current.
+
+    Only the default host is scanned: this machine cannot see the sockets of a host named by
+    `--host` (a server learns those from `portreg agent`)."""
 
     def __init__(self, env: Environment, path: Path) -> None:
         self.env = env
@@ -61,7 +81,13 @@ class LocalBackend:
         return load(self.path)
 
     def assign(
-        self, ref: str, environment: str, *, protocol: str | None, transport: str | None
+        self,
+        ref: str,
+        environment: str,
+        *,
+        protocol: str | None,
+        transport: str | None,
+        host: str | None = None,
     ) -> Outcome:
         from portreg import ops
         from portreg.host import live_ports as scan_live
@@ -74,15 +100,17 @@ class LocalBackend:
             stamp = self._stamp()
             existing = r.get(ref) or r.get(service_id(ref))
             if existing is not None and existing.ports.get(environment) is not None:
-                return ops.assign(r, ref, environment, stamp)  # no host scan needed
+                return ops.assign(r, ref, environment, stamp, host=host)  # no host scan needed
+            where = host if host is not None else (existing.host if existing else "")
             return ops.assign(
                 r,
                 ref,
                 environment,
                 stamp,
-                live=scan_live((r.policy.range_start, r.policy.range_end)),
+                live=scan_live((r.policy.range_start, r.policy.range_end)) if not where else (),
                 protocol=protocol,
                 transport=transport,
+                host=host,
             )
 
         return mutate(self.path, change)
@@ -98,13 +126,14 @@ class LocalBackend:
         status: str | None,
         notes: str | None,
         force: bool,
+        host: str | None = None,
     ) -> Outcome:
         from portreg import ops
         from portreg.host import live_ports
         from portreg.store import mutate
 
         stamp = self._stamp()
-        live = live_ports((port, port))
+        live = live_ports((port, port)) if not host else set()
         return mutate(
             self.path,
             lambda r: ops.add(
@@ -119,10 +148,19 @@ class LocalBackend:
                 status=status,
                 notes=notes,
                 force=force,
+                host=host,
             ),
         )
 
-    def reserve(self, ref: str, *, port: int | None, purpose: str, environment: str) -> Outcome:
+    def reserve(
+        self,
+        ref: str,
+        *,
+        port: int | None,
+        purpose: str,
+        environment: str,
+        host: str | None = None,
+    ) -> Outcome:
         from portreg import ops
         from portreg.host import live_ports as scan_live
         from portreg.store import mutate
@@ -137,8 +175,11 @@ class LocalBackend:
                 port=port,
                 purpose=purpose,
                 environment=environment,
-                live=scan_live((r.policy.range_start, r.policy.range_end))
+                live=set()
+                if host
+                else scan_live((r.policy.range_start, r.policy.range_end))
                 | (set() if port is None else _live_one(port)),
+                host=host,
             ),
         )
 
@@ -149,7 +190,9 @@ class LocalBackend:
         stamp = self._stamp()
         return mutate(self.path, lambda r: ops.release(r, ref, stamp, environment=environment))
 
-    def move(self, ref: str, port: int, *, environment: str, reason: str) -> Outcome:
+    def move(
+        self, ref: str, port: int, *, environment: str, reason: str, host: str | None = None
+    ) -> Outcome:
         """The change procedure: the registry and every file next to it (`portreg.rewrite`)."""
         from portreg.host import live_ports
         from portreg.ops import Outcome
@@ -165,6 +208,7 @@ class LocalBackend:
             who=stamp.who,
             at=stamp.at,
             live=lambda p: live_ports((p, p)),
+            host=host,
         )
         return Outcome(report.service, environment, report.new, report.changed)
 

@@ -114,9 +114,17 @@ class RemoteBackend:
         return loads(self.client.request("GET", "/export", raw=True), source=self.client.base)
 
     def assign(
-        self, ref: str, environment: str, *, protocol: str | None, transport: str | None
+        self,
+        ref: str,
+        environment: str,
+        *,
+        protocol: str | None,
+        transport: str | None,
+        host: str | None = None,
     ) -> Outcome:
         body = {"service": ref, "environment": environment}
+        if host is not None:
+            body["host"] = host
         if protocol:
             body["protocol"] = protocol
         if transport:
@@ -134,6 +142,7 @@ class RemoteBackend:
         status: str | None,
         notes: str | None,
         force: bool,
+        host: str | None = None,
     ) -> Outcome:
         body: dict[str, Any] = {
             "name": ref,
@@ -146,14 +155,25 @@ class RemoteBackend:
             ("transport", transport),
             ("status", status),
             ("notes", notes),
+            ("host", host),
         ):
             if value is not None:
                 body[key] = value
         detail = self.client.request("POST", "/services", body)
         return Outcome(detail["service"], environment, detail["ports"].get(environment), True)
 
-    def reserve(self, ref: str, *, port: int | None, purpose: str, environment: str) -> Outcome:
+    def reserve(
+        self,
+        ref: str,
+        *,
+        port: int | None,
+        purpose: str,
+        environment: str,
+        host: str | None = None,
+    ) -> Outcome:
         body: dict[str, Any] = {"service": ref, "purpose": purpose, "environment": environment}
+        if host is not None:
+            body["host"] = host
         if port is not None:
             body["port"] = port
         return _outcome(self.client.request("POST", "/reservations", body))
@@ -166,10 +186,11 @@ class RemoteBackend:
             data = self.client.request("DELETE", path)
         return _outcome(data)
 
-    def move(self, ref: str, port: int, *, environment: str, reason: str) -> Outcome:
-        data = self.client.request(
-            "POST",
-            f"/services/{quote(ref, safe='')}/move",
-            {"port": port, "reason": reason, "environment": environment},
-        )
+    def move(
+        self, ref: str, port: int, *, environment: str, reason: str, host: str | None = None
+    ) -> Outcome:
+        body: dict[str, Any] = {"port": port, "reason": reason, "environment": environment}
+        if host is not None:
+            body["host"] = host
+        data = self.client.request("POST", f"/services/{quote(ref, safe='')}/move", body)
         return _outcome(data)

@@ -150,6 +150,10 @@ class Service:
         w = self.width
         return [env for env, p in self.ports.items() if p is not None and p <= port < p + w]
 
+    # The machine its ports live on ("" = the registry's default host). Uniqueness is per
+    # (host, transport, port): see `policy.holders_on`.
+    host: str = ""
+
     @property
     def reserved(self) -> bool:
         return self.status in RESERVED_STATUSES

@@ -120,6 +120,24 @@ def _log(
     )
 
 
+def _host_of(existing: Service | None, host: str | None) -> str:
+    """The host a write lands on: the one named, else the service's own, else the default.
+
+    A service lives on one host; naming another one is a move (`move --host`), not a side
+    effect of `assign`, `add` or `reserve`."""
+    if host is not None:
+        validate.host(host)
+    if existing is None:
+        return host or ""
+    if host is not None and host != existing.host:
+        where = existing.host or "the default host"
+        raise Conflict(
+            f"{existing.id} lives on {where}, not {host or 'the default host'}; "
+            f"use `portreg move {existing.id} PORT --host {host or 'HOST'} --reason …` to move it"
+        )
+    return existing.host
+
+
 def _fail_if(problems: Sequence[Problem], prefix: str = "") -> None:
     if problems:
         raise refusal(problems, prefix)
@@ -134,17 +152,21 @@ def assign(
     live: Collection[int] = (),
     protocol: str | None = None,
     transport: str | None = None,
+    host: str | None = None,
 ) -> tuple[Registry, Outcome]:
-    """The service's port in `environment`, picking the next free one if it has none."""
+    """The service's port in `environment`, picking the next free one if it has none.
+
+    `live` is what is live on the service's host (`host`, else its own, else the default)."""
     validate.environment(environment)
     existing = _existing(registry, ref)
     if existing is not None:
         ambiguous = _several(registry, existing)
         if ambiguous is not None:
             raise ambiguous
+    where = _host_of(existing, host)
     if existing is not None and existing.ports.get(environment) is not None:
         return registry, Outcome(existing.id, environment, existing.ports[environment], False)
-    port = next_free(registry, live)
+    port = next_free(registry, live, host=where)
     if existing is None:
         fresh = new_registration(registry, ref)
         service = replace(
@@ -152,6 +174,7 @@ def assign(
             ports={environment: port},
             protocol=protocol or transport or fresh.protocol,
             transport=transport or fresh.transport,
+            host=where,
         )
     else:
         service = existing.with_port(environment, port)
@@ -174,6 +197,7 @@ def add(
     status: str | None = None,
     notes: str | None = None,
     force: bool = False,
+    host: str | None = None,
 ) -> tuple[Registry, Outcome]:
     """Record `port` for a service, enforcing the policy unless `force` (a known exception)."""
     validate.environment(environment)
@@ -184,7 +208,8 @@ def add(
         ambiguous = _several(registry, existing)
         if ambiguous is not None:
             raise ambiguous
-    fresh = existing or new_registration(registry, ref)
+    where = _host_of(existing, host)
+    fresh = existing or replace(new_registration(registry, ref), host=where)
     sid = fresh.id
     current = existing.ports.get(environment) if existing else None
     if current is not None and current != port:
@@ -192,7 +217,9 @@ def add(
             f"{sid} already has port {current} in {environment}; "
             f"use `portreg move {sid} {port} --reason …` to change it"
         )
-    verdict = judge(registry, port, live=(), owner=sid, transport=transport or fresh.transport)
+    verdict = judge(
+        registry, port, live=(), owner=sid, host=where, transport=transport or fresh.transport
+    )
     warnings: list[str] = []
     if port in live:
         # Documenting a service that already runs is what `add` is for: warn, don't refuse.
@@ -225,11 +252,13 @@ def reserve(
     purpose: str = "",
     environment: str = "development",
     live: Collection[int] = (),
+    host: str | None = None,
 ) -> tuple[Registry, Outcome]:
     """Keep a port for a planned service (the seed's Reserved Ports table)."""
     validate.environment(environment)
     validate.text(purpose, "purpose")
     existing = _existing(registry, ref)
+    where = _host_of(existing, host)
     if existing is not None and not existing.reserved:
         raise Conflict(
             f"{existing.id} is already registered ({existing.status}); nothing to reserve"
@@ -240,12 +269,16 @@ def reserve(
             updated = registry.with_service(replace(existing, purpose=purpose))
             return updated, Outcome(existing.id, environment, current, True)
         return registry, Outcome(existing.id if existing else "", environment, current, False)
-    base = existing or replace(new_registration(registry, ref), status="reserved")
+    base = existing or replace(new_registration(registry, ref), status="reserved", host=where)
     sid = base.id
     if port is None:
-        port = next_free(registry, live)
+        port = next_free(registry, live, host=where)
     else:
-        _fail_if(judge(registry, port, live=live, owner=sid).problems)
+        _fail_if(
+            judge(
+                registry, port, live=live, owner=sid, host=where, transport=base.transport
+            ).problems
+        )
     service = replace(base.with_port(environment, port), purpose=purpose or base.purpose)
     updated = _log(
         registry.with_service(service), stamp, "reserve", service, environment, current, port
@@ -291,13 +324,16 @@ def move(
     reason: str,
     live: Collection[int] = (),
     width: int | None = None,
+    host: str | None = None,
 ) -> tuple[Registry, Outcome]:
     """The change procedure's registry step: the service's port in `environment` becomes `port`.
 
     Only a port the service has can move (a new environment gets one from `assign` or `add`).
     A published range of `width` extra ports moves whole: every port it would cover obeys the
     rules. Refused if any of them is avoided, out of range, registered to another service or
-    live on the host; moving to the port it already has changes nothing.
+    live on the host; moving to the port it already has changes nothing. `host` moves the
+    service to another host (its other environments' ports go along and must be free there
+    too); `live` is what is live on the target host.
     """
     if not reason.strip():
         raise PortregError("a move needs a reason (--reason TEXT)")
@@ -310,15 +346,30 @@ def move(
             f"{s.id} has no port in {environment}; use `portreg assign` or `portreg add` to give "
             "it one"
         )
-    if old == port:
+    if host is not None:
+        validate.host(host)
+    target = s.host if host is None else host
+    if old == port and target == s.host:
         return registry, Outcome(s.id, environment, port, False)
     if width is None:
         width = s.width - 1
     span = f"{port}-{port + width}" if width else str(port)
+    on = f" on host {target}" if target != s.host and target else ""
     for p in range(port, port + width + 1):
-        problems = judge(registry, p, live=live, owner=s.id).problems
+        problems = judge(
+            registry, p, live=live, owner=s.id, host=target, transport=s.transport
+        ).problems
         where = f"{p}: " if width else ""
-        _fail_if(problems, f"cannot move {s.id} to {span}: {where}")
-    moved = s.with_port(environment, port)
+        _fail_if(problems, f"cannot move {s.id} to {span}{on}: {where}")
+    if target != s.host:
+        for env, p in s.assigned():
+            if env == environment:
+                continue
+            problems = judge(registry, p, owner=s.id, host=target, transport=s.transport).problems
+            _fail_if(
+                [q for q in problems if q.code == "registered"],
+                f"cannot move {s.id} to host {target or 'the default host'}: {env}: ",
+            )
+    moved = replace(s.with_port(environment, port), host=target)
     entry = ChangeEntry(stamp.at, stamp.who, "move", s.id, environment, old, port, reason)
     return registry.with_service(moved).with_change(entry), Outcome(s.id, environment, port, True)

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 
 from portreg.errors import ErrorKind, PortregError
-from portreg.model import PORT_MAX, PORT_MIN, Policy, Registry
+from portreg.model import PORT_MAX, PORT_MIN, Policy, Registry, Service
 
 
 def parse_port(text: str | int) -> int:
@@ -90,19 +90,52 @@ _CONFLICTS = frozenset({"registered", "live"})
 POLICY_CODES = frozenset({"avoided", "out-of-range"})  # the policy alone, neither registry nor host
 
 
+def holders_on(
+    registry: Registry, port: int, *, host: str = "", transport: str | None = None
+) -> list[tuple[Service, str]]:
+    """Every (service, environment) holding `port` on `host` with `transport` (None: any).
+
+    The uniqueness rule, written once: a port is unique per (host, transport, port). The same
+    number may be registered on two hosts, or for TCP and UDP on one host, never twice for one
+    (host, transport). The local store, `ops` and the server's writes all ask this (the
+    server's UNIQUE constraint is the same triple).
+    """
+    wanted = (None,) if transport is None else tuple(transport.split("+"))
+    seen: dict[tuple[str, str], tuple[Service, str]] = {}
+    for t in wanted:
+        for s, env in registry.holders(port, t):
+            if s.host == host:
+                seen.setdefault((s.id, env), (s, env))
+    return list(seen.values())
+
+
+def taken_on(registry: Registry, host: str = "") -> set[int]:
+    """Every port number registered on `host`, any transport: what picking a port skips.
+
+    Picking is stricter than uniqueness (it skips the number in both transports), so a new
+    service never gets a number another service on that host holds for the other transport.
+    """
+    return {
+        p
+        for s in registry.services.values()
+        if s.host == host
+        for _, start in s.assigned()
+        for p in range(start, start + s.width)  # a range holds each of its ports
+    }
+
+
 def judge(
     registry: Registry,
     port: int,
     *,
     live: Collection[int] = (),
     owner: str | None = None,
+    host: str = "",
     transport: str | None = None,
 ) -> Verdict:
-    """Every rule of the seed that `port` breaks, for a service named `owner` (may be None).
-
-    A registration on another transport does not hold the port (`3478/tcp` beside another
-    service's `3478/udp`) when `transport` (`tcp`, `udp`, `tcp+udp`) is given; otherwise any
-    registration does, which is what picking a new port needs."""
+    """Every rule of the seed that `port` breaks, for a service named `owner` (may be None),
+    on `host` over `transport` (`tcp`, `udp`, `tcp+udp`; None: a registration on either
+    transport counts, which is what picking a new port needs)."""
     policy = registry.policy
     problems: list[Problem] = []
     if port in policy.avoid:
@@ -114,14 +147,16 @@ def judge(
                 f"port {port} is outside the range {policy.range_start}-{policy.range_end}",
             )
         )
-    wanted = (None,) if transport is None else tuple(transport.split("+"))
-    others = sorted({s.id for t in wanted for s, _ in registry.holders(port, t) if s.id != owner})
+    held = holders_on(registry, port, host=host, transport=transport)
+    others = sorted({s.id for s, _ in held if s.id != owner})
+    on = f" on host {host}" if host else ""
     if others:
         problems.append(
-            Problem("registered", f"port {port} is already registered to {', '.join(others)}")
+            Problem("registered", f"port {port} is already registered to {', '.join(others)}{on}")
         )
     if port in live:
-        problems.append(Problem("live", f"port {port} is in use on the host"))
+        where = f"host {host}" if host else "the host"
+        problems.append(Problem("live", f"port {port} is in use on {where}"))
     return Verdict(port, tuple(problems))
 
 
@@ -177,13 +212,14 @@ def next_free(
     *,
     start: int | None = None,
     end: int | None = None,
+    host: str = "",
 ) -> int:
     """The first port of the range, in sequence, that no rule forbids ("auto-increment").
 
-    Skips avoided ports, ports of any service in any environment (reserved ones included)
-    and ports live on the host.
+    Skips avoided ports, ports of any service on `host` in any environment (reserved ones
+    included) and ports live on that host.
     """
-    return first_free(registry.policy, registry.taken_ports(), live, start=start, end=end)
+    return first_free(registry.policy, taken_on(registry, host), live, start=start, end=end)
 
 
 def next_audit(policy: Policy) -> date | None:

@@ -43,6 +43,7 @@ def row(s: Service, env: str, transport: str | None = None) -> dict[str, Any]:
         "notes": s.notes,
         "health_check": s.health_check_for(env),
         "purpose": s.purpose,
+        "host": s.host,
     }
 
 
@@ -75,6 +76,7 @@ def service_detail(s: Service) -> dict[str, Any]:
         "compose_service": s.compose_service,
         "container_port": s.container_port,
         "forced": s.forced,
+        "host": s.host,
     }
 
 

@@ -84,9 +84,13 @@ def _rows(s: Service) -> list[tuple[str, int | None]]:
 def _services_table(registry: Registry) -> str:
     active = [s for s in registry.listed() if not s.reserved]
     with_purpose = any(s.purpose for s in active)
+    # A Host column only for a registry of several hosts, so a one-host page stays the seed's.
+    with_host = any(s.host for s in active)
     header: tuple[str, ...] = ("Service", "Port", "Protocol", "Status", "Environment", "Notes")
     if with_purpose:
         header = (*header, "Purpose")
+    if with_host:
+        header = (*header, "Host")
     rows: list[tuple[str, ...]] = []
     for s in active:
         for env, port in _rows(s):
@@ -98,7 +102,8 @@ def _services_table(registry: Registry) -> str:
                 _title(env),
                 s.notes,
             )
-            rows.append((*row, s.purpose) if with_purpose else row)
+            row = (*row, s.purpose) if with_purpose else row
+            rows.append((*row, s.host) if with_host else row)
     return _table(header, rows)
 
 

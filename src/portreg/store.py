@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from portreg import validate
 from portreg.errors import PortregError
 from portreg.locate import FILENAME
 from portreg.model import (
@@ -389,8 +390,13 @@ class _Reader:
                 "connections",
                 "purpose",
                 "compose_service",
+                "host",
             )
         }
+        try:
+            validate.host(strings["host"])
+        except PortregError as exc:
+            raise self.fail(f"{where}.host", exc.message) from None
         return Service(
             id=sid,
             name=self.string(raw, "name", where, sid),
@@ -515,6 +521,7 @@ _SERVICE_ORDER = (
     "status",
     "protocol",
     "transport",
+    "host",
     "ports",
     "notes",
     "description",

@@ -18,6 +18,9 @@ MAX_BODY = 100_000  # an imported page's section, kept verbatim
 MAX_AUDIT_INTERVAL_DAYS = 36_500  # a century: anything longer overflows date arithmetic soon
 MAX_AVOID = PORT_MAX
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# A host name as agents report it: a hostname, an `ip netns` name or an address (no `/`, so it
+# is one path segment of `/api/v1/hosts/{host}`).
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 
 def _control(c: str, multiline: bool) -> bool:
@@ -43,6 +46,15 @@ def environment(value: str) -> str:
     if not _ENVIRONMENT.match(value):
         raise PortregError(
             f"not a usable environment name: {value!r} (letters, digits, _ . -; at most 100)"
+        )
+    return value
+
+
+def host(value: str) -> str:
+    """A host name: letters, digits, `_ . : -`, at most 200 characters; "" is the default host."""
+    if value and not _HOST.match(value):
+        raise PortregError(
+            f"not a usable host name: {value!r} (letters, digits, _ . : -; at most 200)"
         )
     return value
 

@@ -235,13 +235,14 @@ def test_a_published_range_moves_whole_and_only_onto_free_ports(tmp_path: Path, 
     repo.mkdir()
     (repo / "docker-compose.yml").write_text(
         "services:\n  range:\n    ports:\n      - '53510-53512:10000-10002/udp'\n"
-        "  api:\n    ports: ['53550:80']\n"
+        "  api:\n    ports: ['53550:80/udp']\n"
     )
     git(repo, "init", "-q")
     assert run("init", cwd=repo).returncode == 0
     assert run("import", "docker-compose.yml", cwd=repo).returncode in (0, 1)
     before = hashes(repo)
-    # 53549 is free, but 53549-53551 would cover api's 53550
+    # 53549 is free, but 53549-53551 would cover api's 53550 (UDP too: uniqueness is per
+    # host, transport and port)
     refused = run("move", "range", "53549", "--reason", "x", cwd=repo)
     assert_one_line_error(refused)
     assert "53550" in refused.stderr

@@ -29,6 +29,7 @@ def test_command_names_and_exit_codes() -> None:
         "init", "import", "list", "show", "add", "assign", "reserve", "release", "move",
         "check", "who", "scan", "audit", "sync", "render", "refs", "protect", "serve", "token",
         "push", "pull", "run", "lease", "leases", "worktree", "mcp", "completion",
+        "agent",
     )  # fmt: skip
     assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("PROBLEMS", 1), ("BAD_INPUT", 2)]
 

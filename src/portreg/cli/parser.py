@@ -59,6 +59,16 @@ def _range(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds (0 < S <= 86400), got {text!r}")
+    return value
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
@@ -97,6 +107,7 @@ COMMANDS: tuple[str, ...] = (
     "worktree",
     "mcp",
     "completion",
+    "agent",
 )
 
 
@@ -156,6 +167,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p.set_defaults(module=module or name)
         return p
 
+    host_kw: dict[str, Any] = {
+        "default": None,
+        "metavar": "NAME",
+        "help": "the host the assignment lives on (default: the registry's default host)",
+    }
     env_kw: dict[str, Any] = {
         "metavar": "ENV",
         "help": f"environment ({', '.join(ENVIRONMENTS)}, …)",
@@ -181,6 +197,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     p = cmd("list", "list services and their ports", module="list_", report=True)
     p.add_argument("--env", **env_kw)
+    p.add_argument("--host", **{**host_kw, "help": "only the services on this host"})
 
     p = cmd("show", "everything recorded about one service", report=True)
     p.add_argument("service", metavar="SERVICE", help="service id or name")
@@ -194,12 +211,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--status", choices=STATUSES, default=None, help=", ".join(STATUSES))
     p.add_argument("--notes", default=None, metavar="TEXT", help="free text")
     p.add_argument("--force", action="store_true", help="record a known exception to the policy")
+    p.add_argument("--host", **host_kw)
 
     p = cmd("assign", "give a service the next free port (prints the port alone)", report=True)
     p.add_argument("service", metavar="SERVICE", help="service id or name")
     p.add_argument("--env", default="development", **env_kw)
     p.add_argument("--protocol", default=None, metavar="P", help="http, postgres, redis, tcp, …")
     p.add_argument("--transport", choices=("tcp", "udp"), default=None, help="tcp or udp")
+    p.add_argument("--host", **host_kw)
 
     p = cmd("reserve", "keep a port for a planned service", report=True)
     p.add_argument("service", metavar="SERVICE", help="service id or name")
@@ -208,6 +227,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--purpose", default="", metavar="TEXT", help="what it is kept for")
     p.add_argument("--env", default="development", **env_kw)
+    p.add_argument("--host", **host_kw)
 
     p = cmd("release", "free a service's port (one environment, or the whole service)", report=True)
     p.add_argument("service", metavar="SERVICE", help="service id or name")
@@ -218,9 +238,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("port", type=_port, metavar="PORT", help="the new port (1-65535)")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the change log")
     p.add_argument("--env", default="development", **env_kw)
+    p.add_argument("--host", **{**host_kw, "help": "move the service to this host too"})
 
     p = cmd("check", "is a port free, registered, allowed, in use?", report=True)
     p.add_argument("ports", nargs="+", type=_port, metavar="PORT", help="ports (1-65535)")
+    p.add_argument("--host", **{**host_kw, "help": "judge the ports on this host"})
 
     p = cmd("who", "which process holds a port (never kills anything)", report=True)
     p.add_argument("port", type=_port, metavar="PORT", help="a port (1-65535)")
@@ -288,7 +310,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     tsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     tsub.required = True
     t = tsub.add_parser("create", help="create a token (prints it alone)")
-    t.add_argument("--scope", choices=("read", "write"), required=True, help="read or write")
+    t.add_argument(
+        "--scope",
+        choices=("read", "write", "agent"),
+        required=True,
+        help="read, write, or agent (reports a host's listeners, nothing else)",
+    )
     t.add_argument("--name", default="", help="a label for the token")
     t.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
 
@@ -333,6 +360,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--shell", action="store_true", help="print export lines; write nothing")
 
     cmd("leases", "the live leases on this host (active and cooling)", report=True)
+
+    p = cmd("agent", "report this host's listeners to a portreg server", report=True)
+    p.add_argument("--server", required=True, metavar="URL", help="e.g. http://registry:54000")
+    p.add_argument(
+        "--host", default=None, metavar="NAME", help="the host's name (default: hostname)"
+    )
+    p.add_argument(
+        "--netns", default=None, metavar="NAME", help="report this `ip netns` namespace as a host"
+    )
+    p.add_argument(
+        "--interval",
+        type=_seconds,
+        default=30.0,
+        metavar="S",
+        help="seconds between reports (default 30)",
+    )
+    p.add_argument("--once", action="store_true", help="send one report and exit")
     return parser
 
 

@@ -100,6 +100,7 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
         if not ports:
             return None
         values["ports"] = ports
+        values["host"] = None  # `--host` itself is left to argparse
     elif command == "who":
         if len(ports) != 1:
             return None
@@ -111,4 +112,5 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
         values.setdefault("ndjson", False)
     else:
         values.setdefault("env", None)
+        values["host"] = None
     return SimpleNamespace(registry=registry, command=command, module=_MODULES[command], **values)

@@ -18,6 +18,7 @@ def run(env: Environment, args: argparse.Namespace) -> Written:
         status=args.status,
         notes=args.notes,
         force=args.force,
+        host=args.host,
     )
     verb = "added" if o.changed else "already recorded:"
     return Written(o, f"{verb} {o.service} on {o.port} ({o.environment})")

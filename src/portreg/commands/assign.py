@@ -13,7 +13,7 @@ def run(env: Environment, args: argparse.Namespace) -> Written:
     from portreg.backend import open_backend
 
     outcome = open_backend(env).assign(
-        args.service, args.env, protocol=args.protocol, transport=args.transport
+        args.service, args.env, protocol=args.protocol, transport=args.transport, host=args.host
     )
     # The port alone, so `PORT=$(portreg assign api)` works.
     return Written(outcome, str(outcome.port))

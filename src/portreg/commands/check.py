@@ -11,6 +11,10 @@ unknown" when no process we may look at holds it. Listeners inside *other* netwo
 means a stat of every process and a read of each namespace's tables. `portreg who PORT` and
 `portreg scan` look there too. The kernel is asked for the ports in question only (netlink
 with a port filter), and /proc/*/fd is walked for holders only when something listens.
+
+`--host NAME` judges the ports on that host: registrations on it, and what its agent last
+reported (from a server; a local registry cannot see another host's sockets, so "in use"
+is then unknown and not claimed).
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ def run(env: Environment, args: argparse.Namespace) -> CheckResult:
         cached = regcache.valid(env.registry_path())
     from portreg import fastrows
 
-    if cached is not None and fastrows.plain(cached):
+    if cached is not None and not args.host and fastrows.plain(cached):
         found = listeners((min(ports), max(ports)), namespaces=False, ports=set(ports))
         return CheckResult(
             [
@@ -138,19 +142,27 @@ def run(env: Environment, args: argparse.Namespace) -> CheckResult:
                 for port in ports
             ]
         )
-    return _checked(env, ports)
+    return _checked(env, ports, args.host or "")
 
 
-def _checked(env: Environment, ports: list[int]) -> CheckResult:
+def _checked(env: Environment, ports: list[int], host_arg: str) -> CheckResult:
     from portreg.backend import open_backend
     from portreg.host import listeners
     from portreg.model import Registry
-    from portreg.policy import POLICY_CODES, judge
+    from portreg.policy import POLICY_CODES, holders_on, judge
+    from portreg.validate import host as valid_host
 
+    host = valid_host(host_arg)
     registry: Registry | None = None
     if env.is_remote or env.registry_location is not None:
         registry = open_backend(env).load()
-    found = listeners((min(ports), max(ports)), namespaces=False, ports=set(ports))
+    if not host:
+        found = [
+            lst.to_json()
+            for lst in listeners((min(ports), max(ports)), namespaces=False, ports=set(ports))
+        ]
+    else:
+        found = _reported(env, host) if env.is_remote else []
     checks = []
     for port in ports:
         registered: list[dict[str, Any]] = []
@@ -158,10 +170,23 @@ def _checked(env: Environment, ports: list[int]) -> CheckResult:
         if registry is not None:
             registered = [
                 {"service": s.id, "name": s.name, "environment": env_name, "status": s.status}
-                for s, env_name in registry.holders(port)
+                for s, env_name in holders_on(registry, port, host=host)
             ]
             # Registration and liveness are reported on their own lines; only policy here.
             problems = [p for p in judge(registry, port).problems if p.code in POLICY_CODES]
-        held = [lst.to_json() for lst in found if lst.port == port]
+        held = [lst for lst in found if lst.get("port") == port]
         checks.append(PortCheck(port, registered, problems, held, registry is not None))
     return CheckResult(checks)
+
+
+def _reported(env: Environment, host: str) -> list[dict[str, Any]]:
+    """What `host`'s agent last reported to the server (an unknown host reported nothing)."""
+    from urllib.parse import quote
+
+    from portreg.client import Client
+
+    client = Client(env.registry_location or "", env.environ.get("PORTREG_TOKEN") or None)
+    if not any(h.get("host") == host for h in client.request("GET", "/hosts")):
+        return []
+    rows = client.request("GET", f"/hosts/{quote(host, safe='')}/listeners")
+    return [r for r in rows if isinstance(r, dict)]

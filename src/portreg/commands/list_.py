@@ -64,7 +64,10 @@ def run(env: Environment, args: argparse.Namespace) -> Listing:
     from portreg.records import service_rows
 
     registry = open_backend(env).load()
-    return Listing(service_rows(registry, args.env))
+    rows = service_rows(registry, args.env)
+    if args.host is not None:
+        rows = [r for r in rows if r["host"] == args.host]
+    return Listing(rows)
 
 
 def _port(row: dict[str, Any]) -> str:

@@ -66,7 +66,7 @@ def run(env: Environment, args: argparse.Namespace) -> MoveResult | Simple:
         from portreg.backend import open_backend
 
         outcome = open_backend(env).move(
-            args.service, args.port, environment=args.env, reason=args.reason
+            args.service, args.port, environment=args.env, reason=args.reason, host=args.host
         )
         return Simple(
             text=(
@@ -87,5 +87,6 @@ def run(env: Environment, args: argparse.Namespace) -> MoveResult | Simple:
         who=env.who,
         at=env.now(),
         live=lambda p: live_ports((p, p)),
+        host=args.host,
     )
     return MoveResult(report)

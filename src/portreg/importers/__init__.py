@@ -79,11 +79,15 @@ def merge_service(old: Service, new: Service) -> Service:
             changes[f.name] = tuple(dict.fromkeys((*old.bindings, *new.bindings)))
             continue
         value = getattr(new, f.name)
-        if value in ((), "", None, False) or (f.name == "width" and value == 1) or (
-            f.name in ("protocol", "transport", "status")
-            and value == _KEEP_DEFAULT[f.name]
-            and getattr(old, f.name) != value
-            and not new.ports
+        if (
+            value in ((), "", None, False)
+            or (f.name == "width" and value == 1)
+            or (
+                f.name in ("protocol", "transport", "status")
+                and value == _KEEP_DEFAULT[f.name]
+                and getattr(old, f.name) != value
+                and not new.ports
+            )
         ):
             continue
         changes[f.name] = value

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from portreg import validate
 from portreg.errors import PortregError
 from portreg.importers._result import Imported
 from portreg.model import (
@@ -284,6 +285,7 @@ _COLUMNS = {
     "environment": ("environment", "env", "environments"),
     "notes": ("notes", "note", "description", "comment", "comments", "details"),
     "purpose": ("purpose", "reason", "why"),
+    "host": ("host", "hostname", "machine", "node"),
 }
 
 
@@ -302,6 +304,7 @@ class _Draft:
     status: str = ""
     notes: str = ""
     purpose: str = ""
+    host: str = ""  # from a Host column ("" = the registry's default host)
     fields: dict[str, str] = field(default_factory=dict)  # description, process, …
     own_port: int | None = None  # the port in its `### Name (port)` heading
     configuration: list[CodeBlock] = field(default_factory=list)
@@ -447,7 +450,19 @@ class _Page:
             name = _plain(cell("service"))
             if not name:
                 continue
+            host = _plain(cell("host"))
+            try:
+                validate.host(host)
+            except PortregError as exc:
+                self.warn(f"line {line}: {exc.message} (taken as the default host)")
+                host = ""
             d = self.draft(name)
+            if host != d.host and d.ports:
+                # The same name on a second machine (a homelab's "nginx" on each host) is a
+                # service of its own: a service lives on one host.
+                d = self.draft(f"{name} ({host})" if host else name)
+            if not d.ports:
+                d.host = host
             port, transport, _ = self.port(cell("port"), line)
             for env in _env_names(cell("environment")):
                 if env in d.ports and d.ports[env] is not None and d.ports[env] != port:
@@ -786,6 +801,7 @@ def _service(d: _Draft) -> Service:
         ),
         depends_on=tuple(d.depends_on),
         purpose=d.purpose,
+        host=d.host,
     )
 
 

@@ -520,8 +520,12 @@ def move(
     who: str,
     at: datetime,
     live: Callable[[int], set[int]],
+    host: str | None = None,
 ) -> MoveReport:
     """Move a service to `port` in the registry and in every file, all or nothing.
+
+    `host` also moves it to that host (`live` is then not asked: this machine cannot see
+    another host's sockets).
 
     Runs under the registry's lock: read, check every rule (and the live host), compute every
     new file text (any failure: nothing written), then write the files and the registry last —
@@ -537,7 +541,7 @@ def move(
         before = store.loads(text, source=str(registry_path))
         service = ops.find(before, ref)
         old = service.ports.get(environment)
-        if old == port:
+        if old == port and (host is None or host == service.host):
             return MoveReport(service.id, environment, old, port, str(registry_path), (), False)
         found = scan(root, before)
         bindings = bind_all(before, found.slots)
@@ -559,12 +563,18 @@ def move(
                 " but not found there (edit it by hand, or `portreg import` the file again);"
                 " nothing changed"
             )
-        busy = {p for extra in range(port, port + width + 1) for p in live(extra)}
+        here = not (service.host if host is None else host)
+        busy = (
+            {p for extra in range(port, port + width + 1) for p in live(extra)} if here else set()
+        )
         stamp = ops.Stamp(who=who, at=at)
         after, _ = ops.move(
-            before, ref, port, environment, stamp, reason=reason, live=busy, width=width
+            before, ref, port, environment, stamp, reason=reason, live=busy, width=width, host=host
         )
-        learned = learn(before, service.id, bindings).with_port(environment, port)
+        learned = replace(
+            learn(before, service.id, bindings).with_port(environment, port),
+            host=after.services[service.id].host,
+        )
         if width and old is not None:  # the compose import's note names the published range
             notes = learned.notes.replace(
                 f"publishes {old}-{old + width} ", f"publishes {port}-{port + width} "

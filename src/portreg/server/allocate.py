@@ -21,8 +21,8 @@ from portreg.naming import claim, new_id
 from portreg.policy import first_free, no_free_port
 from portreg.records import row
 from portreg.server.codec import change_dict, own_ports, service_from, utcnow
-from portreg.server.db import assignments, services
-from portreg.server.reads import load_meta_value, load_policy
+from portreg.server.db import assignments, host_ports, services
+from portreg.server.reads import load_policy
 from portreg.server.writes import Written, insert_service, record
 
 
@@ -69,15 +69,22 @@ async def assign(
     else:
         sid = new_id(ref)
     policy = await load_policy(conn)
+    # The service's host: a named one's truth is its agent's report, not this server's sockets.
+    host = existing.host if existing is not None else ""
     taken_rows = await conn.execute(
         select(assignments.c.port).where(
-            assignments.c.port.between(policy.range_start, policy.range_end)
+            assignments.c.port.between(policy.range_start, policy.range_end),
+            assignments.c.host == host,
         )
     )
     taken = {p for (p,) in taken_rows.all()}
-    busy = set(await live((policy.range_start, policy.range_end))) if live is not None else set()
+    if host:
+        busy = await reported_ports(conn, host)
+    elif live is not None:
+        busy = set(await live((policy.range_start, policy.range_end)))
+    else:
+        busy = set()
     port = first_free(policy, taken, busy)
-    host = (await load_meta_value(conn, "host")) or ""
     if existing is None:
         service = Service(
             id=sid,
@@ -123,6 +130,13 @@ async def assign(
     evs = await record(conn, [entry], {"row": row(service, environment)})
     body = {"service": service.id, "environment": environment, "port": port, "created": True}
     return Written(body, evs, created=True)
+
+
+async def reported_ports(conn: AsyncConnection, host: str) -> set[int]:
+    """The port numbers allocation on `host` skips: its last report's, and the repair loop's
+    holds (migration 0007)."""
+    rows = await conn.execute(select(host_ports.c.port).where(host_ports.c.host == host))
+    return {p for (p,) in rows.all()}
 
 
 class RangeHint:

@@ -22,14 +22,14 @@ from portreg.server.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from portreg.server import batch, errors, page, startup
+    from portreg.server import batch, errors, page, reconcile, startup
     from portreg.server.accesslog import redact_tokens
     from portreg.server.auth import TokenCache
     from portreg.server.db import make_engine, migrate
     from portreg.server.events import Broker
     from portreg.server.fastpath import FastReads
     from portreg.server.metrics import Metrics, MetricsMiddleware
-    from portreg.server.routes import assignments, changes, meta, ports, registry, services
+    from portreg.server.routes import assignments, changes, hosts, meta, ports, registry, services
     from portreg.server.state import ReadCache, State, db_errors
 
     if settings is None:
@@ -69,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await broker.start()
         cache.generation = broker.last_seen
         try:
-            yield
+            async with reconcile.running(st):
+                yield
         finally:
             await broker.stop()
             if st.assigner is not None:
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.portreg = st
 
-    for module in (meta, services, assignments, ports, changes, registry):
+    for module in (meta, services, assignments, ports, changes, registry, hosts):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(meta.root)
     app.include_router(page.router)

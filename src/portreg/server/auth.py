@@ -1,7 +1,8 @@
 """Bearer tokens: created by `portreg token create`, stored as sha256 hashes, never logged.
 
 A token is `prt_` + 32 random bytes (urlsafe base64). The database keeps only its sha256,
-its scope (`read` or `write`) and a name for the change log.
+its scope (`read`, `write`, or `agent`: reports a host's listeners and nothing else) and a name
+for the change log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portreg.server.db import tokens
 
-SCOPES = ("read", "write")
+SCOPES = ("read", "write", "agent")
 CACHE_SECONDS = 30.0
 
 
@@ -28,6 +29,15 @@ class Principal:
     @property
     def can_write(self) -> bool:
         return self.scope == "write"
+
+    @property
+    def can_report(self) -> bool:
+        """May send a host's listeners: an agent token, or a write token."""
+        return self.scope in ("write", "agent")
+
+    @property
+    def can_read(self) -> bool:
+        return self.scope != "agent"
 
 
 ANONYMOUS = Principal("anonymous", "anonymous")

@@ -148,20 +148,19 @@ class SqliteAssigner:
     def _batch(
         self, db: sqlite3.Connection, requests: list[Request], policy: Policy, live: set[int]
     ) -> list[Written | BaseException]:
+        # The default host's taken ports; a service on a named host is picked for in `_one`.
         taken = {
             p
             for (p,) in db.execute(
-                "SELECT port FROM assignments WHERE port BETWEEN ? AND ?",
+                "SELECT port FROM assignments WHERE port BETWEEN ? AND ? AND host = ''",
                 (policy.range_start, policy.range_end),
             )
         }
-        found = db.execute("SELECT value FROM meta WHERE key = 'host'").fetchone()
-        host = (json.loads(found[0]) if found else "") or ""
         out: list[Written | BaseException] = []
         for i, request in enumerate(requests):
             db.execute(f"SAVEPOINT r{i}")
             try:
-                written = self._one(db, request, policy, taken | live, host)
+                written = self._one(db, request, policy, taken | live)
             except (PortregError, sqlite3.IntegrityError) as exc:
                 db.execute(f"ROLLBACK TO r{i}")
                 db.execute(f"RELEASE r{i}")
@@ -172,13 +171,13 @@ class SqliteAssigner:
                 )
                 continue
             db.execute(f"RELEASE r{i}")
-            if written.created:
+            if written.created and not written.host:
                 taken.add(written.body["port"])
             out.append(written)
         return out
 
     def _one(
-        self, db: sqlite3.Connection, r: Request, policy: Policy, blocked: set[int], host: str
+        self, db: sqlite3.Connection, r: Request, policy: Policy, blocked: set[int]
     ) -> Written:
         validate.environment(r.environment)
         sid = service_id(r.ref)
@@ -190,6 +189,16 @@ class SqliteAssigner:
             return Written(body)
         if existing is None:
             sid = new_id(r.ref)
+        host = existing.host if existing is not None else ""
+        if host:  # a named host: its registrations and what its agent reported, not ours
+            blocked = {
+                p
+                for (p,) in db.execute(
+                    "SELECT port FROM assignments WHERE host = ? AND port IS NOT NULL "
+                    "UNION SELECT port FROM host_ports WHERE host = ?",
+                    (host, host),
+                )
+            }
         port = first_free(policy, blocked)
         if existing is None:
             service = Service(
@@ -231,7 +240,7 @@ class SqliteAssigner:
                    (cid, at.strftime(_AT), text))  # fmt: skip
         body = {"service": service.id, "environment": r.environment, "port": port,
                 "created": True}  # fmt: skip
-        return Written(body, [(cid, text)], created=True)
+        return Written(body, [(cid, text)], created=True, host=host)
 
     @staticmethod
     def _insert_port(

@@ -26,17 +26,17 @@ _SKIP = {"id", "ports", *_COLUMNS}
 SHADOW = "+"
 
 
-def assignment_rows(s: Service, host: str) -> list[dict[str, Any]]:
+def assignment_rows(s: Service) -> list[dict[str, Any]]:
     """The `assignments` rows of one service: a row per environment, and a range's others."""
     rows: list[dict[str, Any]] = []
     for i, (env, port) in enumerate(s.ports.items()):
         rows.append(
-            {"service_id": s.id, "environment": env, "host": host, "transport": s.transport,
+            {"service_id": s.id, "environment": env, "host": s.host, "transport": s.transport,
              "port": port, "seq": i}
         )  # fmt: skip
         if port is not None:
             rows.extend(
-                {"service_id": s.id, "environment": f"{env}{SHADOW}{k}", "host": host,
+                {"service_id": s.id, "environment": f"{env}{SHADOW}{k}", "host": s.host,
                  "transport": s.transport, "port": port + k, "seq": i}
                 for k in range(1, s.width)
             )  # fmt: skip

@@ -64,14 +64,26 @@ async def mutate_live(
     op: Callable[[Registry, Stamp, set[int]], tuple[Registry, T]],
     span: Callable[[Policy], tuple[int, int]],
     reason: str = "",
+    *,
+    host: str | None = None,
+    service: str | None = None,
 ) -> T:
     """`mutate` for an operation that checks the live host: the ports live in `span(policy)`
     are read inside the write transaction (so the decision and the write see the same host,
-    as under the command line's file lock), unless PORTREG_CHECK_HOST is off."""
+    as under the command line's file lock), unless PORTREG_CHECK_HOST is off.
+
+    The host is `host`, else the one `service` lives on, else the default host (this
+    server's own). A named host's live ports are what its agent last reported (and the
+    repair loop holds), never this server's sockets."""
 
     async def tx(conn: AsyncConnection) -> tuple[T, list[tuple[int, str]]]:
+        where = host
+        if where is None and service is not None:
+            where = await reads.host_of(conn, service)
         live: set[int] = set()
-        if st.settings.check_host:
+        if where:
+            live = await allocate.reported_ports(conn, where)
+        elif st.settings.check_host:
             live = await live_ports(span(await reads.load_policy(conn)))
         stamp = Stamp(who=who.name, at=utcnow())
         return await writes.mutate(conn, lambda r: op(r, stamp, live), reason)
@@ -89,8 +101,32 @@ async def assign(
     protocol: str | None,
     transport: str | None,
     reason: str,
+    host: str | None = None,
 ) -> dict[str, Any]:
-    """The service's port in `env`, picked by the policy if it has none: the assignment body."""
+    """The service's port in `env`, picked by the policy if it has none: the assignment body.
+
+    With `host` named, the core's `ops.assign` decides (it refuses a service that lives on
+    another host) against that host's reported ports; without, the fast allocators pick on the
+    service's own host."""
+    if host is not None:
+        from portreg import ops
+
+        def op(r: Registry, stamp: Stamp, live: set[int]) -> tuple[Registry, Outcome]:
+            return ops.assign(
+                r, ref, env, stamp, live=live, protocol=protocol, transport=transport, host=host
+            )
+
+        out = await mutate_live(
+            st, who, op, lambda p: (p.range_start, p.range_end), reason, host=host
+        )
+        if out.changed:
+            st.metrics.assignments.inc()
+        return {
+            "service": out.service,
+            "environment": out.environment,
+            "port": out.port,
+            "created": out.changed,
+        }
     # The live host is looked at only when a new port must be picked (allocate asks for it).
     live = live_ports if st.settings.check_host else None
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -108,6 +109,32 @@ tokens = Table(
     Column("scope", String(10), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),  # sha256 hex of the token
     Column("created_at", DateTime, nullable=False),
+)
+
+# What each host's agent last reported (migration 0007): one row per host.
+host_reports = Table(
+    "host_reports",
+    metadata,
+    Column("host", String(200), primary_key=True),
+    Column("reported_at", DateTime, nullable=False),
+    Column("interval", Float, nullable=False),  # seconds the agent promised between reports
+    Column("count", Integer, nullable=False),
+    Column("listeners", Text, nullable=False),  # JSON: the rows as `scan --json` prints them
+    # sha256 of the request body: a report the same byte for byte is only re-dated
+    Column("digest", String(64), nullable=False),
+)
+
+# The port numbers allocation on a host skips: `report` (its last report, within the policy
+# range) and `hold` (seen
+# live and unregistered by three repair passes in a row).
+host_ports = Table(
+    "host_ports",
+    metadata,
+    Column("host", String(200), primary_key=True),
+    Column("transport", String(10), primary_key=True),
+    Column("port", Integer, primary_key=True),
+    Column("source", String(10), primary_key=True),
+    Index("ix_host_ports_port", "host", "port"),
 )
 
 WRITE_LOCK_KEY = 0x706F72747265  # "portre": the advisory lock every write takes

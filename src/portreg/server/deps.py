@@ -42,8 +42,14 @@ async def principal(request: Request, st: State) -> Principal | None:
 
 
 async def check_read(request: Request, st: State) -> State:
-    if st.settings.read_auth == "token" and await principal(request, st) is None:
-        raise HttpError(401, "reads need a token (Authorization: Bearer <token>)")
+    if st.settings.read_auth == "token":
+        who = await principal(request, st)
+        if who is None:
+            raise HttpError(401, "reads need a token (Authorization: Bearer <token>)")
+        if not who.can_read:
+            raise HttpError(
+                403, f"token {who.name!r} has scope {who.scope!r}: it may report listeners only"
+            )
     return st
 
 
@@ -95,6 +101,22 @@ async def _writer(request: Request) -> tuple[State, Principal]:
     return st, who
 
 
+async def _reporter(request: Request) -> tuple[State, Principal]:
+    """An agent reporting its host: an `agent` or `write` token (or open writes)."""
+    st = state_of(request)
+    who = await principal(request, st)
+    if who is None:
+        if st.settings.write_auth == "open":
+            return st, ANONYMOUS
+        raise HttpError(401, "reports need an agent or write token (Authorization: Bearer <token>)")
+    if not who.can_report:
+        raise HttpError(
+            403, f"token {who.name!r} has scope {who.scope!r}; reports need 'agent' or 'write'"
+        )
+    return st, who
+
+
 Reader = Annotated[State, Depends(_reader)]
+Reporter = Annotated[tuple[State, Principal], Depends(_reporter)]
 StreamReader = Annotated[State, Depends(_stream_reader)]
 Writer = Annotated[tuple[State, Principal], Depends(_writer)]

@@ -135,6 +135,7 @@ class FastReads:
                 request.protocol,
                 request.transport,
                 request.reason,
+                request.host,
             )
         except PortregError as exc:
             status, data = exc.http_status, payload({"detail": exc.message})
@@ -168,7 +169,8 @@ class FastReads:
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 if scheme.lower() != "bearer" or not token.strip():
                     return False
-                return self.st.tokens.cached(token.strip()) is not None
+                who = self.st.tokens.cached(token.strip())
+                return who is not None and who.can_read
         return False
 
 

@@ -58,6 +58,47 @@ class Metrics:
             "requests answered 503 (database unavailable)",
             registry=self.registry,
         )
+        # Many hosts, in the style of Kubernetes' allocator metrics
+        # (kube_apiserver_clusterip_allocator_allocated_ips{cidr} and friends).
+        self.allocated = Gauge(
+            "portreg_allocator_allocated_ports",
+            'ports registered per policy range and host ("" = the default host)',
+            ["range", "host"],
+            registry=self.registry,
+        )
+        self.available = Gauge(
+            "portreg_allocator_available_ports",
+            "ports still free to hand out per policy range and host",
+            ["range", "host"],
+            registry=self.registry,
+        )
+        self.host_listeners = Gauge(
+            "portreg_host_listeners",
+            "listening ports (protocol, port) in each host's last report",
+            ["host"],
+            registry=self.registry,
+        )
+        self.findings = Gauge(
+            "portreg_audit_findings",
+            "per-host audit findings by code, as of the last repair pass",
+            ["code"],
+            registry=self.registry,
+        )
+        self.reports = Counter(
+            "portreg_host_reports", "host reports received by this worker", registry=self.registry
+        )
+        self.report_latency = Histogram(
+            "portreg_host_report_duration_seconds",
+            "time to validate and store one host report",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.repairs = Counter(
+            "portreg_repair_actions",
+            "holds placed and lifted by the repair loop",
+            ["action"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:

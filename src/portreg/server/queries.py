@@ -7,13 +7,17 @@ is computed from this worker's cached registry (`registry_of`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portreg.model import Registry
 from portreg.server import reads
 from portreg.server.responses import payload
 from portreg.server.state import State
+
+if TYPE_CHECKING:
+    from portreg.audit import Finding
 
 # The audit findings a registry alone can show (no host, no repository files).
 REGISTRY_ONLY = ("avoided-port", "out-of-range", "duplicate-port", "audit-overdue")
@@ -138,8 +142,9 @@ def free_count(registry: Registry) -> int:
     )
 
 
-def audit(registry: Registry, today: date) -> dict[str, Any]:
-    """The registry-only audit: findings, summary with checklist, last and next audit dates."""
+def audit(registry: Registry, today: date, hosts: Sequence[Finding] = ()) -> dict[str, Any]:
+    """The registry-only audit: findings, summary with checklist, last and next audit dates;
+    and `hosts`, the findings of the hosts' reports (`audit.host_audit`)."""
     from portreg import audit as auditing
     from portreg.policy import next_audit
 
@@ -148,6 +153,7 @@ def audit(registry: Registry, today: date) -> dict[str, Any]:
         for f in auditing.audit(registry, [], today, live_environments=())
         if f.code in REGISTRY_ONLY
     ]
+    found += hosts
     last = registry.policy.last_audit
     nxt = next_audit(registry.policy)
     return {

@@ -29,6 +29,20 @@ async def load_policy(conn: AsyncConnection) -> Policy:
     return Policy() if value is None else policy_from(json.loads(value))
 
 
+async def host_of(conn: AsyncConnection, ref: str) -> str:
+    """The host the service `ref` (an id, or a name whose id is one) lives on; "" if unknown."""
+    from portreg.model import service_id
+
+    found = (
+        await conn.execute(
+            select(services.c.id, services.c.data).where(services.c.id.in_({ref, service_id(ref)}))
+        )
+    ).all()
+    for r in sorted(found, key=lambda r: r.id != ref):
+        return str(json.loads(r.data or "{}").get("host", ""))
+    return ""
+
+
 async def load_registry(conn: AsyncConnection, *, with_changes: bool = False) -> Registry:
     m = await load_meta(conn)
     ports: dict[str, dict[str, int | None]] = {}

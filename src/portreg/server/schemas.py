@@ -17,6 +17,8 @@ EnvName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0
 Protocol = Annotated[str, Field(max_length=50)]
 Transport = Annotated[str, Field(pattern="^(tcp|udp)$")]
 Status = Annotated[str, Field(pattern="^(active|planned|reserved|deprecated)$")]
+# "" = the registry's default host; the core's `validate.host` has the same rule.
+Host = Annotated[str, Field(max_length=200, pattern=r"^([A-Za-z0-9][A-Za-z0-9_.:-]*)?$")]
 
 
 # --- requests
@@ -32,6 +34,7 @@ class ServiceIn(BaseModel):
     notes: Text | None = None
     force: bool = False
     reason: Text = ""
+    host: Host | None = None
 
 
 class ServicePatch(BaseModel):
@@ -49,6 +52,7 @@ class MoveIn(BaseModel):
     port: PortNumber
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     environment: EnvName = "development"
+    host: Host | None = None
 
 
 class AssignmentIn(BaseModel):
@@ -57,6 +61,7 @@ class AssignmentIn(BaseModel):
     protocol: Protocol | None = None
     transport: Transport | None = None
     reason: Text = ""
+    host: Host | None = None
 
 
 class ReservationIn(BaseModel):
@@ -64,6 +69,7 @@ class ReservationIn(BaseModel):
     port: PortNumber | None = None
     purpose: Text = ""
     environment: EnvName = "development"
+    host: Host | None = None
 
 
 # --- answers
@@ -88,6 +94,7 @@ class ServiceRow(BaseModel):
     notes: str
     health_check: str
     purpose: str
+    host: str = ""
 
 
 class Change(BaseModel):
@@ -187,6 +194,7 @@ class Finding(BaseModel):
     port: int | None
     message: str
     hint: str
+    host: str | None = Field(default=None, description="set on a reported host's findings")
 
 
 class ChecklistItem(BaseModel):

@@ -22,6 +22,10 @@ reads only its own prefixed variables, and a settings file only when one is name
 |  |  | a named port live there (move, reserve). `false`: a server not on the |
 |  |  | hosts it allocates for (the check would only see its own machine) |
 | PORTREG_ENV_FILE | (none) | a file of `PORTREG_*=…` lines read before the environment |
+| PORTREG_AGENT_INTERVAL | 30 | seconds between an agent's reports when its report does not say; |
+|  |  | a host is stale after three intervals without one |
+| PORTREG_REPAIR_SECONDS | 30 | how often the repair loop reconciles registrations with reports |
+| PORTREG_MAX_LISTENERS | 100000 | listeners one report may carry (a bigger one is refused, 413) |
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class Settings(BaseSettings):
     max_overflow: int = Field(default=5, ge=0)
     write_concurrency: int = Field(default=2, ge=1)
     check_host: bool = True
+    agent_interval: float = Field(default=30.0, gt=0)
+    repair_seconds: float = Field(default=30.0, gt=0)
+    max_listeners: int = Field(default=100_000, ge=1)
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,6 +14,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portreg.model import Registry
+from portreg.repair import RepairState
 from portreg.server.allocate import RangeHint
 from portreg.server.auth import TokenCache
 from portreg.server.batch import SqliteAssigner
@@ -75,6 +76,13 @@ class State:
     assigner: SqliteAssigner | None = None
     # PostgreSQL: the policy range last learned, so the host is scanned before the call.
     pg_range: RangeHint = field(default_factory=RangeHint)
+    # Reports wait here, not in the connection pool (whose timeout answers 503): 200 hosts
+    # reporting at once queue for as long as it takes. Sized below the pool, so reads and
+    # assignments always find a connection.
+    report_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    # The repair loop's counters (this worker's), and the registrations it found leaked.
+    repair: RepairState = field(default_factory=RepairState)
+    leaked: dict[tuple[str, str, int], int] = field(default_factory=dict)
 
 
 def state_of(request: Request) -> State:

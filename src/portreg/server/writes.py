@@ -36,6 +36,7 @@ class Written:
     body: dict[str, Any]
     events: list[tuple[int, str]] = field(default_factory=list)
     created: bool = False
+    host: str = ""  # the host the port was picked on
 
 
 async def record(
@@ -96,13 +97,13 @@ async def insert_service(conn: AsyncConnection, s: Service) -> None:
     )
 
 
-async def _write_ports(conn: AsyncConnection, s: Service, host: str) -> None:
+async def _write_ports(conn: AsyncConnection, s: Service) -> None:
     await conn.execute(delete(assignments).where(assignments.c.service_id == s.id))
     if s.ports:
-        await conn.execute(insert(assignments), assignment_rows(s, host))
+        await conn.execute(insert(assignments), assignment_rows(s))
 
 
-async def write_service(conn: AsyncConnection, s: Service, host: str, *, new: bool) -> None:
+async def write_service(conn: AsyncConnection, s: Service, *, new: bool) -> None:
     if new:
         await insert_service(conn, s)
     else:
@@ -118,7 +119,7 @@ async def write_service(conn: AsyncConnection, s: Service, host: str, *, new: bo
                 data=service_data(s),
             )
         )
-    await _write_ports(conn, s, host)
+    await _write_ports(conn, s)
 
 
 async def apply_diff(conn: AsyncConnection, before: Registry, after: Registry) -> None:
@@ -129,7 +130,7 @@ async def apply_diff(conn: AsyncConnection, before: Registry, after: Registry) -
     for sid, s in after.services.items():
         old = before.services.get(sid)
         if old != s:
-            await write_service(conn, s, after.host, new=old is None)
+            await write_service(conn, s, new=old is None)
     if after.policy != before.policy:
         await set_meta(conn, "policy", policy_data(after.policy))
     await set_meta(conn, "last_updated", utcnow().isoformat())
@@ -147,6 +148,11 @@ def rows_payload(registry: Registry, sids: Iterable[str]) -> dict[str, Any]:
 
 async def replace_all(conn: AsyncConnection, registry: Registry, who: str, reason: str) -> Written:
     """Import: the database holds exactly `registry` afterwards (its history is kept too)."""
+    from portreg.server.db import host_reports
+
+    # The policy range may have moved: every host's next report is stored in full again, so
+    # its ports in the new range are known (an unchanged report is otherwise only re-dated).
+    await conn.execute(update(host_reports).values(digest=""))
     await conn.execute(delete(assignments))
     await conn.execute(delete(services))
     for key, value in (
@@ -172,7 +178,7 @@ async def replace_all(conn: AsyncConnection, registry: Registry, who: str, reaso
                 data=service_data(s),
             )
         )
-    rows = [r for s in registry.services.values() for r in assignment_rows(s, registry.host)]
+    rows = [r for s in registry.services.values() for r in assignment_rows(s)]
     if rows:
         await conn.execute(insert(assignments), rows)
     known = int(await conn.scalar(select(func.count()).select_from(changes)) or 0)

@@ -26,7 +26,14 @@ router = APIRouter(responses=ERRORS, tags=["assignments"])
 async def assign(body: AssignmentIn, auth: Writer) -> Response:
     st, who = auth
     res = await commit.assign(
-        st, who, body.service, body.environment, body.protocol, body.transport, body.reason
+        st,
+        who,
+        body.service,
+        body.environment,
+        body.protocol,
+        body.transport,
+        body.reason,
+        body.host,
     )
     return json_response(res, 201 if res["created"] else 200)
 
@@ -66,10 +73,11 @@ async def reserve(body: ReservationIn, auth: Writer) -> Response:
             purpose=body.purpose,
             environment=body.environment,
             live=live,
+            host=body.host,
         )
 
     def span(policy: Policy) -> tuple[int, int]:
         return (policy.range_start, policy.range_end) if named is None else (named, named)
 
-    out = await commit.mutate_live(st, who, op, span)
+    out = await commit.mutate_live(st, who, op, span, host=body.host, service=body.service)
     return json_response(commit.outcome_body(out))

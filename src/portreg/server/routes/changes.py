@@ -36,9 +36,21 @@ async def change_log(
     return json_response(await queries.change_log(st, service, limit))
 
 
-@router.get("/audit", summary="registry-only audit findings", responses={200: {"model": Audit}})
+@router.get(
+    "/audit",
+    summary="the registry's audit findings, and each reported host's (with `host`)",
+    responses={200: {"model": Audit}},
+)
 async def audit(st: Reader) -> Response:
-    return json_response(queries.audit(await queries.registry_of(st), date.today()))
+    from portreg.audit import host_audit
+    from portreg.server import hosts
+    from portreg.server.codec import utcnow
+
+    registry = await queries.registry_of(st)
+    async with st.engine.connect() as conn:
+        found = await hosts.reports(conn, utcnow())
+    per_host = host_audit(registry, found, st.leaked)
+    return json_response(queries.audit(registry, date.today(), per_host))
 
 
 @router.get(

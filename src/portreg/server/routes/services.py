@@ -78,7 +78,14 @@ async def create_service(body: ServiceIn, auth: Writer) -> Response:
     st, who = auth
     if body.port is None:
         res = await commit.assign(
-            st, who, body.name, body.environment, body.protocol, body.transport, body.reason
+            st,
+            who,
+            body.name,
+            body.environment,
+            body.protocol,
+            body.transport,
+            body.reason,
+            body.host,
         )
         sid = res["service"]
         warnings: list[str] = []
@@ -101,9 +108,12 @@ async def create_service(body: ServiceIn, auth: Writer) -> Response:
                 status=body.status,
                 notes=body.notes,
                 force=body.force,
+                host=body.host,
             ),
             lambda _policy: (port, port),
             body.reason,
+            host=body.host,
+            service=body.name,
         )
         sid = out.service
         warnings = list(out.warnings)
@@ -163,9 +173,20 @@ async def move_service(sid: str, body: MoveIn, auth: Writer) -> Response:
         from portreg import ops
 
         before["old"] = ops.find(r, sid).ports.get(body.environment)
-        return ops.move(r, sid, body.port, body.environment, stamp, reason=body.reason, live=live)
+        return ops.move(
+            r,
+            sid,
+            body.port,
+            body.environment,
+            stamp,
+            reason=body.reason,
+            live=live,
+            host=body.host,
+        )
 
-    out = await commit.mutate_live(st, who, op, lambda _policy: (body.port, body.port))
+    out = await commit.mutate_live(
+        st, who, op, lambda _policy: (body.port, body.port), host=body.host, service=sid
+    )
     return json_response(
         {
             "service": out.service,
