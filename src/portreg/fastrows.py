@@ -41,9 +41,9 @@ _TBD = "TBD"
 
 def plain(data: dict[str, Any]) -> bool:
     """Whether every service is one port per environment on one transport (no named ports,
-    ranges or tcp+udp): what this module's readers know. Anything else takes the model."""
+    ranges, tcp+udp or hosts): what this module's readers know. Anything else takes the model."""
     for raw in data.get("services", {}).values():
-        if "port" in raw or "+" in raw.get("transport", "tcp"):
+        if "port" in raw or "+" in raw.get("transport", "tcp") or raw.get("host"):
             return False
         if any(type(p) is str and p != _TBD for p in raw.get("ports", {}).values()):
             return False
@@ -84,6 +84,7 @@ def service_rows(data: dict[str, Any], environment: str | None = None) -> list[d
                     "notes": raw.get("notes", ""),
                     "health_check": check,
                     "purpose": raw.get("purpose", ""),
+                    "host": raw.get("host", ""),
                 }
             )
     return rows

@@ -90,6 +90,7 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
         values.setdefault("env", "development")
         values.setdefault("protocol", None)
         values.setdefault("transport", None)
+        values.setdefault("host", None)  # `--host` itself is left to argparse
         return SimpleNamespace(
             registry=registry, command=command, module="assign", service=positionals[0], **values
         )
