@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from portreg.server.db import make_engine, migrate
     from portreg.server.events import Broker
     from portreg.server.fastpath import FastReads
+    from portreg.server.guard import Guard
     from portreg.server.metrics import Metrics, MetricsMiddleware
     from portreg.server.routes import assignments, changes, meta, ports, registry, services
     from portreg.server.state import ReadCache, State, db_errors
@@ -96,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app, st)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(FastReads, state=st)  # outermost: a cache hit skips everything else
+    app.add_middleware(FastReads, state=st)  # a cache hit skips everything else...
+    app.add_middleware(Guard, state=st)  # ...but not the early refusals (auth, size, origin)
     redact_tokens()
     return app
 

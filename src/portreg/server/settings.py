@@ -22,6 +22,11 @@ reads only its own prefixed variables, and a settings file only when one is name
 |  |  | a named port live there (move, reserve). `false`: a server not on the |
 |  |  | hosts it allocates for (the check would only see its own machine) |
 | PORTREG_ENV_FILE | (none) | a file of `PORTREG_*=…` lines read before the environment |
+| PORTREG_MAX_BODY | 16777216 | largest request body in bytes (413 beyond), read only after auth |
+| PORTREG_TRUSTED_HOSTS | localhost,127.0.0.1,::1 | open write mode: the `Host`/`Origin` names a |
+|  |  | write may come for/from (`*`: any; anything else is refused 403) |
+| PORTREG_PUBLIC_DOCS | (reads' mode) | `true`/`false`: /docs, /redoc, /openapi.json and /metrics |
+|  |  | without a token; unset: public when PORTREG_READ_AUTH=open |
 """
 
 from __future__ import annotations
@@ -55,6 +60,10 @@ class Settings(BaseSettings):
     max_overflow: int = Field(default=5, ge=0)
     write_concurrency: int = Field(default=2, ge=1)
     check_host: bool = True
+    # An import of 2,000 services is ~1 MB: 16 MiB leaves room and still bounds a worker.
+    max_body: int = Field(default=16 * 1024 * 1024, ge=1024)
+    trusted_hosts: str = "localhost,127.0.0.1,::1"
+    public_docs: bool | None = None
 
     @property
     def is_sqlite(self) -> bool:
