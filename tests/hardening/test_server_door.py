@@ -6,7 +6,9 @@ would not normally send, and the server's own resident memory read from /proc.
 
 from __future__ import annotations
 
+import json
 import socket
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
@@ -193,3 +195,46 @@ def test_docs_follow_the_read_mode_unless_set(start_server: StartServer) -> None
     assert status == 401
     status, _ = http("GET", hidden.api + "/services")
     assert status == 200  # reads stay open
+
+
+# --- the read cache ------------------------------------------------------------------------
+
+
+def spellings(base: str, n: int) -> list[str]:
+    """`n` distinct paths that all resolve to the service `base` (trailing separators, any case)."""
+    marks = "._-"
+    out = []
+    for i in range(n):
+        suffix, rest = "", i
+        while True:
+            rest, r = divmod(rest, len(marks))
+            suffix += marks[r]
+            if rest == 0:
+                break
+        out.append((base.upper() if len(out) % 2 else base) + suffix)
+    return out
+
+
+def test_8000_spellings_of_one_service_grow_the_server_little(
+    start_server: StartServer, db_env: dict[str, str]
+) -> None:
+    server = start_server(env=db_env)
+    token = server.token()
+    big = "x" * 60_000  # a 60 kB body: 8,000 cached copies would be ~470 MiB
+    doc = f'[registry]\nproject = "p"\n[services.bigsvc]\ndescription = "{big}"\n'
+    doc += "ports = {development = 53001}\n"
+    assert http("POST", server.api + "/import", text=doc, token=token)[0] == 200
+    canonical = http("GET", server.api + "/services/bigsvc")[1]
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = HTTPConnection(host, int(port), timeout=30)
+    before = rss_mib(server.proc.pid)
+    for n, path in enumerate(spellings("bigsvc", 8000)):
+        conn.request("GET", "/api/v1/services/" + path)
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200, (path, body[:200])
+        if n % 1000 == 0:
+            assert json.loads(body) == canonical
+    conn.close()
+    grown = rss_mib(server.proc.pid) - before
+    assert grown < 64, f"grew {grown:.1f} MiB"
