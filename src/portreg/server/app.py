@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await startup.initial_policy(st, settings.range)
         if settings.seed:
             await startup.load_seed(st, settings.seed)
+        broker.identify(await startup.registry_identity(st))
         await broker.start()
         cache.generation = broker.last_seen
         try:

@@ -27,6 +27,25 @@ async def initial_policy(st: State, text: str | None) -> None:
             await set_meta(conn, "policy", policy_data(policy))
 
 
+async def registry_identity(st: State) -> str:
+    """This registry's identity: a random id kept in the database, the same for every worker
+    and every restart. The Redis channel is named by it (`Broker.identify`), so two registries
+    sharing one Redis (pub/sub ignores database numbers) never read each other's events."""
+    import uuid
+
+    from portreg.server.db import write_tx
+    from portreg.server.reads import load_meta_value
+    from portreg.server.writes import set_meta
+
+    async with write_tx(st.engine) as conn:
+        found = await load_meta_value(conn, "registry_id")
+        if isinstance(found, str) and found:
+            return found
+        made = uuid.uuid4().hex
+        await set_meta(conn, "registry_id", made)
+        return made
+
+
 async def load_seed(st: State, path: str) -> None:
     """PORTREG_SEED: a ports.toml or a seed-style page, loaded only into an empty database."""
     from sqlalchemy import func, select
