@@ -180,9 +180,10 @@ def test_trusted_hosts_are_a_setting(start_server: StartServer) -> None:
 
 def test_docs_follow_the_read_mode_unless_set(start_server: StartServer) -> None:
     closed = start_server(env={"PORTREG_READ_AUTH": "token"})
-    for path in ("/docs", "/openapi.json", "/metrics", "/redoc"):
+    for path in ("/docs", "/openapi.json", "/redoc"):
         status, _ = http("GET", closed.url + path)
         assert status == 401, path
+    assert http("GET", closed.url + "/metrics")[0] == 200  # scrapers: public unless set
     read = closed.token("read")
     status, _ = http("GET", closed.url + "/openapi.json", token=read)
     assert status == 200
@@ -190,9 +191,10 @@ def test_docs_follow_the_read_mode_unless_set(start_server: StartServer) -> None
     for path in ("/docs", "/openapi.json", "/metrics"):
         status, _ = http("GET", public.url + path)
         assert status == 200, path
-    hidden = start_server(env={"PORTREG_PUBLIC_DOCS": "false"})
-    status, _ = http("GET", hidden.url + "/openapi.json")
-    assert status == 401
+    hidden = start_server(env={"PORTREG_PUBLIC_DOCS": "false", "PORTREG_PUBLIC_METRICS": "0"})
+    for path in ("/openapi.json", "/metrics"):
+        status, _ = http("GET", hidden.url + path)
+        assert status == 401, path
     status, _ = http("GET", hidden.api + "/services")
     assert status == 200  # reads stay open
 

@@ -117,9 +117,8 @@ class Broker:
             return
         try:
             for eid, payload in evs:
-                msg = json.dumps(
-                    {"registry": self.registry, "origin": self.origin, "id": eid, "payload": payload}
-                )
+                data = {"registry": self.registry, "origin": self.origin, "id": eid}
+                msg = json.dumps({**data, "payload": payload})
                 await self._redis.publish(self.channel, msg)
         except Exception as exc:  # Redis down: the poller covers the other workers
             self.redis_ok = False

@@ -9,8 +9,9 @@ In this order, each answered with one `{"detail": ...}` and without reading the 
   page can POST `text/plain` anywhere without a CORS preflight, and DNS rebinding gives an
   attacker's name to 127.0.0.1; with no token to steal, these headers are the only check;
 - in token write mode, a write without a valid write token: 401 (403 for a read token);
-- the docs, the OpenAPI document and the metrics, when they are not public
-  (`PORTREG_PUBLIC_DOCS`; by default public exactly when reads are): 401 without a read token;
+- the docs and the OpenAPI document when they are not public (`PORTREG_PUBLIC_DOCS`; by
+  default public exactly when reads are), the metrics when `PORTREG_PUBLIC_METRICS=false`
+  (public by default: scrapers often cannot send a token): 401 without a read token;
 - a body larger than `PORTREG_MAX_BODY`: 413, by its `Content-Length` or, for a chunked body,
   as soon as the bytes read pass the limit. The body is read here, at most that many bytes, and
   replayed to the app, so nothing behind this door holds more.
@@ -29,7 +30,8 @@ from portreg.server.state import State
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 TICKET = "/api/v1/stream-tickets"  # a read token asks for a stream ticket: not a write
-DOCS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/metrics"})
+DOCS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+METRICS = "/metrics"
 
 
 def trusted(host: str | None, allowed: frozenset[str]) -> bool:
@@ -61,6 +63,7 @@ class Guard:
             if settings.public_docs is not None
             else settings.read_auth == "open"
         )
+        self.public_metrics = settings.public_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,7 +108,7 @@ class Guard:
             if path == TICKET:
                 return None  # the route wants a read token; nothing large to read
             return await self._token(_headers(scope), write=True)
-        if path in DOCS and not self.public_docs:
+        if (path in DOCS and not self.public_docs) or (path == METRICS and not self.public_metrics):
             return await self._token(_headers(scope), write=False)
         return None
 

@@ -26,7 +26,10 @@ def _no_control(value: str) -> str:
 # Strict: a port is a JSON integer, never "53001", 53001.0 or true (pydantic would coerce them).
 PortNumber = Annotated[StrictInt, Field(ge=1, le=65535)]
 Text = Annotated[str, Field(max_length=500), AfterValidator(_no_control)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_no_control)]
+# A name's control characters are the core's to refuse (`naming.usable`, 400): the same words
+# at every door, pinned by the conformance table; the length is checked here too, so the
+# schema says the limit the server keeps.
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 EnvName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
 Protocol = Annotated[str, Field(max_length=50), AfterValidator(_no_control)]
 

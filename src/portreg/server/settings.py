@@ -25,8 +25,9 @@ reads only its own prefixed variables, and a settings file only when one is name
 | PORTREG_MAX_BODY | 16777216 | largest request body in bytes (413 beyond), read only after auth |
 | PORTREG_TRUSTED_HOSTS | localhost,127.0.0.1,::1 | open write mode: the `Host`/`Origin` names a |
 |  |  | write may come for/from (`*`: any; anything else is refused 403) |
-| PORTREG_PUBLIC_DOCS | (reads' mode) | `true`/`false`: /docs, /redoc, /openapi.json and /metrics |
-|  |  | without a token; unset: public when PORTREG_READ_AUTH=open |
+| PORTREG_PUBLIC_DOCS | (reads' mode) | `true`/`false`: /docs, /redoc and /openapi.json without |
+|  |  | a token; unset: public when PORTREG_READ_AUTH=open |
+| PORTREG_PUBLIC_METRICS | true | `false`: /metrics needs a read token |
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     max_body: int = Field(default=16 * 1024 * 1024, ge=1024)
     trusted_hosts: str = "localhost,127.0.0.1,::1"
     public_docs: bool | None = None
+    public_metrics: bool = True
 
     @property
     def is_sqlite(self) -> bool:

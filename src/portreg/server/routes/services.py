@@ -127,6 +127,10 @@ async def update_service(sid: str, body: ServicePatch, auth: Writer) -> Response
 
     st, who = auth
     fields = body.model_dump(exclude_none=True, exclude={"reason"})
+    if "name" in fields:
+        from portreg.naming import usable
+
+        usable(fields["name"])  # the rules every other door applies to a name
 
     def op(r: Registry, stamp: Stamp) -> tuple[Registry, CoreOutcome]:
         s = find(r, sid)
