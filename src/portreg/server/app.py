@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed:
             await startup.load_seed(st, settings.seed)
         broker.identify(await startup.registry_identity(st))
+        st.stream_secret = (await startup.kept_random(st, "stream_secret")).encode()
         await broker.start()
         cache.generation = broker.last_seen
         try:

@@ -108,6 +108,7 @@ tokens = Table(
     Column("scope", String(10), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),  # sha256 hex of the token
     Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=True),  # NULL: never (migration 0009)
 )
 
 WRITE_LOCK_KEY = 0x706F72747265  # "portre": the advisory lock every write takes

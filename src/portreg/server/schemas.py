@@ -238,3 +238,8 @@ class Audit(BaseModel):
 
 class Imported(BaseModel):
     services: int
+
+
+class StreamTicket(BaseModel):
+    ticket: str
+    expires_in: int = Field(description="seconds the ticket is good for")

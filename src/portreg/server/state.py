@@ -83,6 +83,8 @@ class State:
     assigner: SqliteAssigner | None = None
     # PostgreSQL: the policy range last learned, so the host is scanned before the call.
     pg_range: RangeHint = field(default_factory=RangeHint)
+    # Signs stream tickets (portreg.server.tickets); shared by the workers through the database.
+    stream_secret: bytes = b""
 
 
 def state_of(request: Request) -> State:
