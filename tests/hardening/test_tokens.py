@@ -100,7 +100,8 @@ def test_tokens_expire_and_names_lose_control_characters(start_server: StartServ
     assert http("POST", server.api + "/assignments", {"service": "b"}, token=short)[0] == 201
     with sqlite3.connect(server.cwd / "portreg.db") as db:
         db.execute(
-            "UPDATE tokens SET expires_at = '2001-01-01 00:00:00' WHERE expires_at < '2098-01-01 00:00:00'"
+            "UPDATE tokens SET expires_at = '2001-01-01 00:00:00'"
+            " WHERE expires_at < '2098-01-01 00:00:00'"
         )
     time.sleep(0.6)
     status, body = http("POST", server.api + "/assignments", {"service": "c"}, token=short)
