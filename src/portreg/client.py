@@ -60,13 +60,13 @@ class Client:
             headers["Authorization"] = f"Bearer {self.token}"
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+            with _opener().open(req, timeout=TIMEOUT) as resp:
                 content = resp.read()
         except urllib.error.HTTPError as exc:
-            detail = _detail(exc.read()) or exc.reason
+            detail = printable(_detail(exc.read()) or str(exc.reason))
             raise PortregError(f"server said {exc.code}: {detail}") from None
         except urllib.error.URLError as exc:
-            raise PortregError(f"cannot reach {self.base}: {exc.reason}") from None
+            raise PortregError(f"cannot reach {self.base}: {printable(str(exc.reason))}") from None
         except (TimeoutError, OSError) as exc:
             raise PortregError(f"cannot reach {self.base}: {exc}") from None
         if raw:
@@ -77,6 +77,39 @@ class Client:
             raise PortregError(
                 f"{self.base}{path}: not a JSON answer (is this a portreg server?)"
             ) from None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    return u.scheme, (u.hostname or "").lower(), u.port or (443 if u.scheme == "https" else 80)
+
+
+def _opener() -> Any:
+    """urllib's opener, except that a redirect to another origin (scheme, host or port) goes
+    without the `Authorization` header: urllib would forward the token to whatever host a
+    server, or a proxy in front of it, redirects to."""
+    import urllib.request
+
+    class SameOriginAuth(urllib.request.HTTPRedirectHandler):
+        def redirect_request(
+            self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+        ) -> Any:
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if new is not None and _origin(newurl) != _origin(req.full_url):
+                for name in list(new.headers):
+                    if name.lower() == "authorization":
+                        del new.headers[name]
+            return new
+
+    return urllib.request.build_opener(SameOriginAuth)
+
+
+def printable(text: str) -> str:
+    """What a server said, safe for a terminal: control characters (ANSI escapes, newlines
+    that would forge more `error:` lines) become spaces."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _detail(content: bytes) -> str:

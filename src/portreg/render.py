@@ -9,6 +9,7 @@ audit checklist) are generated from the policy.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -32,8 +33,20 @@ _KNOWN: dict[str, dict[int, str]] = {
 # --- cells -------------------------------------------------------------------------------------
 
 
+_SCRIPT_LINK = re.compile(r"\]\(\s*(?=(?:javascript|vbscript|data):)", re.IGNORECASE)
+
+
+def _inline(text: str) -> str:
+    """Text from the registry as one line of Markdown that stays text: a newline (a name or a
+    note from a hand-edited file) cannot start a heading or a row, `<` cannot open raw HTML or
+    an autolink, and a `](javascript:` link is broken up. Other Markdown (`**bold**`, links to
+    pages) is kept: imported cells keep their source, and the page must read back the same."""
+    flat = " ".join(text.split()).replace("<", "&lt;")
+    return _SCRIPT_LINK.sub("]\\\\(", flat)
+
+
 def _cell(text: str) -> str:
-    return " ".join(text.replace("|", "\\|").split())
+    return _inline(text).replace("|", "\\|")
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
@@ -195,7 +208,7 @@ def _rules(registry: Registry) -> str:
 
 def _details(s: Service, names: dict[str, str]) -> str:
     port = s.primary_port
-    out = [f"### {s.name} ({_port(port)})", ""]
+    out = [f"### {_inline(s.name)} ({_port(port)})", ""]
     bullets = [
         ("Service", s.description),
         ("Process", s.process),
@@ -204,10 +217,10 @@ def _details(s: Service, names: dict[str, str]) -> str:
         ("TLS", s.tls),
         ("Connections", s.connections),
     ]
-    out.extend(f"- **{k}:** {' '.join(v.split())}" for k, v in bullets if v)
+    out.extend(f"- **{k}:** {_inline(v)}" for k, v in bullets if v)
     if s.depends_on:
         deps = [names.get(d, d) for d in s.depends_on]
-        out.append(f"- **Depends on:** {', '.join(deps)}")
+        out.append(f"- **Depends on:** {_inline(', '.join(deps))}")
     for block in s.configuration:
         out += ["", "**Configuration:**", *_fence(block.lang, _fill(block.text, port))]
     if s.connection_strings:

@@ -162,6 +162,10 @@ def _toml(text: str, source: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already names the line: "... (at line 7, column 12)".
         raise PortregError(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise PortregError(f"{source}: invalid TOML: nested too deeply") from None
+    except ValueError as exc:  # an integer of thousands of digits (Python's int limit)
+        raise PortregError(f"{source}: invalid TOML: {str(exc).splitlines()[0][:200]}") from None
     return data
 
 
@@ -178,6 +182,12 @@ class _Reader:
         value = table.get(key, default)
         if not isinstance(value, str):
             raise self.fail(f"{where}.{key}", f"expected a string, got {value!r}")
+        # A control character (NUL, ESC, …) is refused here as at every other door: PostgreSQL
+        # rejects NUL, and an escape code would reach terminals and pages. Tabs and line breaks
+        # stay (descriptions, configuration blocks and sections are multi-line).
+        bad = next((c for c in value if _control(c)), None)
+        if bad is not None:
+            raise self.fail(f"{where}.{key}", f"has a control character ({bad!r})")
         return value
 
     def port(self, value: Any, where: str) -> int | None:
@@ -282,7 +292,9 @@ class _Reader:
         ):
             raise self.fail("policy.range", f"expected [start, end] within 1-65535, got {rng!r}")
         avoid = raw.get("avoid", list(default.avoid))
-        if not isinstance(avoid, list) or not all(isinstance(p, int) for p in avoid):
+        if not isinstance(avoid, list) or not all(
+            isinstance(p, int) and not isinstance(p, bool) for p in avoid
+        ):
             raise self.fail("policy.avoid", "expected a list of port numbers")
         step = raw.get("step", 1)
         interval = raw.get("audit_interval_days", default.audit_interval_days)
@@ -304,6 +316,10 @@ class _Reader:
             raise self.fail(
                 "policy.lease_range", f"expected [start, end] within 1-65535, got {lease!r}"
             )
+        try:
+            validate.policy_values(rng[0], rng[1], tuple(avoid), step, interval)
+        except PortregError as exc:
+            raise PortregError(f"{self.source}: {exc.message}") from None
         return Policy(rng[0], rng[1], tuple(avoid), step, interval, last, (lease[0], lease[1]))
 
     def service(self, sid: str, raw: Any) -> Service:
@@ -654,6 +670,17 @@ def _merge(target: Any, new: Mapping[str, Any], top: bool = False) -> None:
         target[key] = _item(value, key)
 
 
+def _control(c: str) -> bool:
+    code = ord(c)
+    return (code < 32 and c not in "\t\n\r") or 127 <= code < 160
+
+
+def _literal_ok(value: str) -> bool:
+    """Whether a multi-line literal string can hold `value` (TOML allows no control
+    characters there; a basic string escapes them, so the export never fails)."""
+    return not any((ord(c) < 32 and c not in "\t\n") or ord(c) == 127 for c in value)
+
+
 def _is_table_list(value: list[Any]) -> bool:
     return bool(value) and all(isinstance(v, dict) for v in value)
 
@@ -680,7 +707,7 @@ def _item(value: Any, key: str = "") -> Any:
         for v in value:
             aot.append(_item(v))
         return aot
-    if isinstance(value, str) and "\n" in value and "'''" not in value:
+    if isinstance(value, str) and "\n" in value and "'''" not in value and _literal_ok(value):
         return tomlkit.string(value, literal=True, multiline=True)
     return tomlkit.item(value)
 

@@ -317,6 +317,16 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         help="read, write, or agent (reports a host's listeners, nothing else)",
     )
     t.add_argument("--name", default="", help="a label for the token")
+    t.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="when it stops working: a duration (90m, 12h, 30d) or a date (2027-01-31)",
+    )
+    t.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
+    t = tsub.add_parser("list", help="list tokens (id, name, scope, expiry)", parents=[reporting])
+    t.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
+    t = tsub.add_parser("revoke", help="revoke a token: refused by every worker within 1 s")
+    t.add_argument("token_or_id", metavar="TOKEN_OR_ID", help="the token itself, or its id")
     t.add_argument("--env-file", metavar="PATH", help=_ENV_FILE_HELP)
 
     p = cmd("mcp", "serve the registry to coding agents (Model Context Protocol over stdio)")

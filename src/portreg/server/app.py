@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from portreg.server.db import make_engine, migrate
     from portreg.server.events import Broker
     from portreg.server.fastpath import FastReads
+    from portreg.server.guard import Guard
     from portreg.server.metrics import Metrics, MetricsMiddleware
     from portreg.server.routes import assignments, changes, hosts, meta, ports, registry, services
     from portreg.server.state import ReadCache, State, db_errors
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await startup.initial_policy(st, settings.range)
         if settings.seed:
             await startup.load_seed(st, settings.seed)
+        broker.identify(await startup.registry_identity(st))
+        st.stream_secret = (await startup.kept_random(st, "stream_secret")).encode()
         await broker.start()
         cache.generation = broker.last_seen
         try:
@@ -97,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app, st)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(FastReads, state=st)  # outermost: a cache hit skips everything else
+    app.add_middleware(FastReads, state=st)  # a cache hit skips everything else...
+    app.add_middleware(Guard, state=st)  # ...but not the early refusals (auth, size, origin)
     redact_tokens()
     return app
 

@@ -76,6 +76,11 @@ async def mutate_live(
     server's own). A named host's live ports are what its agent last reported (and the
     repair loop holds), never this server's sockets."""
 
+    from portreg.naming import usable
+
+    if service is not None:
+        usable(service)  # a name no service can have (a NUL) is bad input before any query
+
     async def tx(conn: AsyncConnection) -> tuple[T, list[tuple[int, str]]]:
         where = host
         if where is None and service is not None:

@@ -109,6 +109,7 @@ tokens = Table(
     Column("scope", String(10), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),  # sha256 hex of the token
     Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=True),  # NULL: never (migration 0009)
 )
 
 # What each host's agent last reported (migration 0007): one row per host.

@@ -3,7 +3,8 @@
 A route names what it needs in its signature: `st: StateDep` (no check: health), `st: Reader`
 (reads; a token when PORTREG_READ_AUTH=token), `auth: Writer` (the state and the principal
 that writes; a write token unless PORTREG_WRITE_AUTH=open), `st: StreamReader` (a reader that
-may also give its token as `?access_token=`, for the change stream only). The checks run
+may also give a stream ticket as `?ticket=`, or a read token as `?access_token=`, for the
+change stream only). The checks run
 before the request's body is read, so an unauthorised caller learns nothing about it.
 """
 
@@ -63,27 +64,46 @@ async def _reader(request: Request) -> State:
 
 async def _stream_reader(
     request: Request,
+    ticket: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="a stream ticket from POST /stream-tickets, for clients that cannot "
+            "send Authorization (a browser's EventSource)",
+        ),
+    ] = None,
     access_token: Annotated[
         str | None,
         Query(
             max_length=200,
-            description="a read token, for clients that cannot send Authorization "
-            "(a browser's EventSource); only this endpoint takes it",
+            description="a read-scope token (a write token is refused in a URL: use a ticket)",
         ),
     ] = None,
 ) -> State:
-    """`Reader` for the change stream, which also takes the token as `?access_token=`: a
-    browser's EventSource cannot send an Authorization header. Only this endpoint does (a
-    query string ends up in more places than a header: Uvicorn's access log redacts it)."""
+    """`Reader` for the change stream, which also takes a short-lived `?ticket=` (or a read
+    token as `?access_token=`): a browser's EventSource cannot send an Authorization header.
+    Only this endpoint does. A write token is never taken from a URL (query strings end up in
+    logs and histories; Uvicorn's access log redacts them anyway)."""
+    from portreg.server import tickets
+
     st = state_of(request)
     if st.settings.read_auth != "token" or request.headers.get("authorization"):
         return await check_read(request, st)
+    if ticket:
+        if not tickets.valid(st.stream_secret, ticket):
+            raise HttpError(401, "invalid or expired stream ticket (POST /stream-tickets)")
+        return st
     if not access_token or not access_token.strip():
         raise HttpError(
-            401, "reads need a token (Authorization: Bearer <token>, or ?access_token=<token>)"
+            401, "reads need a token (Authorization: Bearer <token>, or ?ticket=<stream ticket>)"
         )
-    if await st.tokens.lookup(access_token.strip()) is None:
+    who = await st.tokens.lookup(access_token.strip())
+    if who is None:
         raise HttpError(401, "invalid token")
+    if who.can_write:
+        raise HttpError(
+            401, "a write token is not taken in a URL: get a ticket from POST /stream-tickets"
+        )
     return st
 
 

@@ -45,6 +45,8 @@ class Broker:
     ) -> None:
         self.engine = engine
         self.redis_url = redis_url
+        self.prefix = prefix
+        self.registry = ""  # set by `identify` before `start`
         self.channel = f"{prefix}events"
         self.poll_seconds = poll_seconds
         self.on_change = on_change
@@ -60,6 +62,12 @@ class Broker:
         if not self.redis_url:
             return "disabled"
         return "ok" if self.redis_ok else "error"
+
+    def identify(self, registry: str) -> None:
+        """Name the channel by the registry's identity (kept in its database): workers of one
+        registry share it, another registry on the same Redis has its own."""
+        self.registry = registry
+        self.channel = f"{self.prefix}{registry}:events"
 
     async def start(self) -> None:
         with contextlib.suppress(Exception):
@@ -109,7 +117,8 @@ class Broker:
             return
         try:
             for eid, payload in evs:
-                msg = json.dumps({"origin": self.origin, "id": eid, "payload": payload})
+                data = {"registry": self.registry, "origin": self.origin, "id": eid}
+                msg = json.dumps({**data, "payload": payload})
                 await self._redis.publish(self.channel, msg)
         except Exception as exc:  # Redis down: the poller covers the other workers
             self.redis_ok = False
@@ -138,6 +147,8 @@ class Broker:
                         await self._redis.ping()
                         continue
                     data = json.loads(msg["data"])
+                    if data.get("registry") != self.registry:
+                        continue  # another registry's message on our channel name: not ours
                     if data.get("origin") != self.origin:
                         self._deliver((int(data["id"]), data.get("payload")))
             except asyncio.CancelledError:

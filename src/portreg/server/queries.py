@@ -63,7 +63,11 @@ def service_rows(
 
 
 async def service_body(st: State, sid: str) -> bytes:
-    """GET /services/{sid}'s body, from the cache the fast path also answers from."""
+    """GET /services/{sid}'s body, from the cache the fast path also answers from.
+
+    The cache is keyed by the resolved id: another spelling that finds the service (`BIGSVC._`,
+    a display name) is resolved here and answered from the id's body, never stored under its
+    own spelling, so the cache holds at most one body per service whatever clients invent."""
     cache = st.cache
     body = cache.details.get(sid)
     if body is None:
@@ -72,11 +76,12 @@ async def service_body(st: State, sid: str) -> bytes:
 
         epoch = cache.epoch
         service = find(await registry_of(st), sid)
-        async with st.engine.connect() as conn:
-            history = await reads.service_history(conn, service.id)
-        body = payload({**service_detail(service), "history": history})
-        if epoch == cache.epoch:
-            cache.details[sid] = body
+        body = cache.details.get(service.id)
+        if body is None:
+            async with st.engine.connect() as conn:
+                history = await reads.service_history(conn, service.id)
+            body = payload({**service_detail(service), "history": history})
+            cache.keep_detail(service.id, body, epoch)
     return body
 
 

@@ -8,13 +8,38 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-PortNumber = Annotated[int, Field(ge=1, le=65535)]
-Text = Annotated[str, Field(max_length=500)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+from portreg.naming import MAX_NAME
+
+
+def _no_control(value: str) -> str:
+    """The core's rule for free text (portreg.validate), at the edge: a control character
+    (NUL, ESC, a newline in a one-line field) is 422 here on every database, before PostgreSQL
+    would refuse a NUL as a database error or SQLite store it and break every later export."""
+    bad = next((c for c in value if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    if bad is not None:
+        raise ValueError(f"has a control character ({bad!r})")
+    return value
+
+
+# Strict: a port is a JSON integer, never "53001", 53001.0 or true (pydantic would coerce them).
+PortNumber = Annotated[StrictInt, Field(ge=1, le=65535)]
+Text = Annotated[str, Field(max_length=500), AfterValidator(_no_control)]
+# A name's control characters are the core's to refuse (`naming.usable`, 400): the same words
+# at every door, pinned by the conformance table; the length is checked here too, so the
+# schema says the limit the server keeps.
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 EnvName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
-Protocol = Annotated[str, Field(max_length=50)]
+Protocol = Annotated[str, Field(max_length=50), AfterValidator(_no_control)]
+
+
+class Strict(BaseModel):
+    """Request bodies: strict types (no string-to-number or number-to-bool coercion)."""
+
+    model_config = ConfigDict(strict=True)
+
+
 Transport = Annotated[str, Field(pattern="^(tcp|udp)$")]
 Status = Annotated[str, Field(pattern="^(active|planned|reserved|deprecated)$")]
 # "" = the registry's default host; the core's `validate.host` has the same rule.
@@ -24,7 +49,7 @@ Host = Annotated[str, Field(max_length=200, pattern=r"^([A-Za-z0-9][A-Za-z0-9_.:
 # --- requests
 
 
-class ServiceIn(BaseModel):
+class ServiceIn(Strict):
     name: Name
     port: PortNumber | None = None
     environment: EnvName = "development"
@@ -32,12 +57,12 @@ class ServiceIn(BaseModel):
     transport: Transport | None = None
     status: Status | None = None
     notes: Text | None = None
-    force: bool = False
+    force: StrictBool = False
     reason: Text = ""
     host: Host | None = None
 
 
-class ServicePatch(BaseModel):
+class ServicePatch(Strict):
     name: Name | None = None
     protocol: Protocol | None = None
     status: Status | None = None
@@ -48,14 +73,14 @@ class ServicePatch(BaseModel):
     reason: Text = ""
 
 
-class MoveIn(BaseModel):
+class MoveIn(Strict):
     port: PortNumber
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_no_control)]
     environment: EnvName = "development"
     host: Host | None = None
 
 
-class AssignmentIn(BaseModel):
+class AssignmentIn(Strict):
     service: Name
     environment: EnvName = "development"
     protocol: Protocol | None = None
@@ -64,7 +89,7 @@ class AssignmentIn(BaseModel):
     host: Host | None = None
 
 
-class ReservationIn(BaseModel):
+class ReservationIn(Strict):
     service: Name
     port: PortNumber | None = None
     purpose: Text = ""
@@ -221,3 +246,8 @@ class Audit(BaseModel):
 
 class Imported(BaseModel):
     services: int
+
+
+class StreamTicket(BaseModel):
+    ticket: str
+    expires_in: int = Field(description="seconds the ticket is good for")

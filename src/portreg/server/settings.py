@@ -26,6 +26,12 @@ reads only its own prefixed variables, and a settings file only when one is name
 |  |  | a host is stale after three intervals without one |
 | PORTREG_REPAIR_SECONDS | 30 | how often the repair loop reconciles registrations with reports |
 | PORTREG_MAX_LISTENERS | 100000 | listeners one report may carry (a bigger one is refused, 413) |
+| PORTREG_MAX_BODY | 16777216 | largest request body in bytes (413 beyond), read only after auth |
+| PORTREG_TRUSTED_HOSTS | localhost,127.0.0.1,::1 | open write mode: the `Host`/`Origin` names a |
+|  |  | write may come for/from (`*`: any; anything else is refused 403) |
+| PORTREG_PUBLIC_DOCS | (reads' mode) | `true`/`false`: /docs, /redoc and /openapi.json without |
+|  |  | a token; unset: public when PORTREG_READ_AUTH=open |
+| PORTREG_PUBLIC_METRICS | true | `false`: /metrics needs a read token |
 """
 
 from __future__ import annotations
@@ -62,6 +68,11 @@ class Settings(BaseSettings):
     agent_interval: float = Field(default=30.0, gt=0)
     repair_seconds: float = Field(default=30.0, gt=0)
     max_listeners: int = Field(default=100_000, ge=1)
+    # An import of 2,000 services is ~1 MB: 16 MiB leaves room and still bounds a worker.
+    max_body: int = Field(default=16 * 1024 * 1024, ge=1024)
+    trusted_hosts: str = "localhost,127.0.0.1,::1"
+    public_docs: bool | None = None
+    public_metrics: bool = True
 
     @property
     def is_sqlite(self) -> bool:

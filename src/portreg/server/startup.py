@@ -27,6 +27,31 @@ async def initial_policy(st: State, text: str | None) -> None:
             await set_meta(conn, "policy", policy_data(policy))
 
 
+async def registry_identity(st: State) -> str:
+    """This registry's identity: a random id kept in the database, the same for every worker
+    and every restart. The Redis channel is named by it (`Broker.identify`), so two registries
+    sharing one Redis (pub/sub ignores database numbers) never read each other's events."""
+    return await kept_random(st, "registry_id")
+
+
+async def kept_random(st: State, key: str) -> str:
+    """A random value stored under `key` in the database's meta table: made by the first worker
+    that asks, read by every other one."""
+    import secrets
+
+    from portreg.server.db import write_tx
+    from portreg.server.reads import load_meta_value
+    from portreg.server.writes import set_meta
+
+    async with write_tx(st.engine) as conn:
+        found = await load_meta_value(conn, key)
+        if isinstance(found, str) and found:
+            return found
+        made = secrets.token_hex(16 if key == "registry_id" else 32)
+        await set_meta(conn, key, made)
+        return made
+
+
 async def load_seed(st: State, path: str) -> None:
     """PORTREG_SEED: a ports.toml or a seed-style page, loaded only into an empty database."""
     from sqlalchemy import func, select

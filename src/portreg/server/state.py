@@ -23,6 +23,7 @@ from portreg.server.metrics import Metrics
 from portreg.server.settings import Settings
 
 MAX_LISTS = 64
+MAX_DETAILS = 50_000  # bodies of GET /services/{id}: one per service id, far above any registry
 ALL_SERVICES: tuple[object, ...] = (None, None, None, None, 0)  # GET /services, no query
 
 
@@ -30,7 +31,7 @@ ALL_SERVICES: tuple[object, ...] = (None, None, None, None, 0)  # GET /services,
 class ReadCache:
     """This worker's view of the registry, dropped whenever an event says it changed.
 
-    `details` holds the pre-serialised body of GET /services/{id} per id as requested; the
+    `details` holds the pre-serialised body of GET /services/{id} per resolved id; the
     fast path (portreg.server.fastpath, where the consistency rules are written down) answers
     from it. `epoch` moves at every invalidation, so a body computed across one is not kept.
     """
@@ -49,6 +50,13 @@ class ReadCache:
         if len(self.lists) >= MAX_LISTS:
             self.lists.clear()
         self.lists[key] = body
+
+    def keep_detail(self, sid: str, body: bytes, epoch: int) -> None:
+        if epoch != self.epoch:
+            return
+        if len(self.details) >= MAX_DETAILS:
+            self.details.clear()
+        self.details[sid] = body
 
     def invalidate(self, event_id: int) -> None:
         if event_id > self.generation or event_id == 0:
@@ -83,6 +91,8 @@ class State:
     # The repair loop's counters (this worker's), and the registrations it found leaked.
     repair: RepairState = field(default_factory=RepairState)
     leaked: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    # Signs stream tickets (portreg.server.tickets); shared by the workers through the database.
+    stream_secret: bytes = b""
 
 
 def state_of(request: Request) -> State:

@@ -10,10 +10,12 @@ from fastapi.responses import StreamingResponse
 
 from portreg.server import queries
 from portreg.server.deps import Reader, StreamReader
+from portreg.server.errors import HttpError
 from portreg.server.responses import ERRORS, json_response
-from portreg.server.schemas import Audit, Change
+from portreg.server.schemas import Audit, Change, StreamTicket
 
 router = APIRouter(responses=ERRORS, tags=["changes"])
+MAX_EVENT_ID = 2**63 - 1
 
 _STREAM: dict[int | str, dict[str, Any]] = {
     200: {
@@ -62,15 +64,32 @@ async def audit(st: Reader) -> Response:
 async def events(
     st: StreamReader,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=30)] = None,
-    last: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
+    last: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="same as Last-Event-ID")
+    ] = None,
 ) -> StreamingResponse:
     from portreg.server.events import stream
 
     start = last
     if last_event_id is not None and last_event_id.strip().isdigit():
         start = int(last_event_id.strip())
+        if start > MAX_EVENT_ID:
+            # Beyond any id the database can hold (a BIGINT): the database would refuse the
+            # query forever, and the stream would only ever say "database unavailable".
+            raise HttpError(422, f"invalid request: Last-Event-ID above {MAX_EVENT_ID}")
     return StreamingResponse(
         stream(st.broker, start, st.settings.ping_seconds),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.post(
+    "/stream-tickets",
+    summary="a short-lived ticket for /events?ticket= (EventSource cannot send Authorization)",
+    responses={200: {"model": StreamTicket}},
+)
+async def stream_ticket(st: Reader) -> Response:
+    from portreg.server import tickets
+
+    return json_response({"ticket": tickets.issue(st.stream_secret), "expires_in": tickets.TTL})

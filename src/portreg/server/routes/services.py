@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -89,6 +89,12 @@ async def create_service(body: ServiceIn, auth: Writer) -> Response:
         )
         sid = res["service"]
         warnings: list[str] = []
+        extra = {k: v for k, v in (("notes", body.notes), ("status", body.status)) if v}
+        if res["created"] and extra:
+            # The allocator records the port (in one statement on PostgreSQL); what else the
+            # request named is written right after it, so a new service keeps its notes and
+            # status as `add` with a port would.
+            await commit.mutate(st, who, lambda r, stamp: _describe(r, stamp, sid, extra))
     else:
         port = body.port
         # As on the command line, `add` documents a service that may already run: a port
@@ -131,6 +137,10 @@ async def update_service(sid: str, body: ServicePatch, auth: Writer) -> Response
 
     st, who = auth
     fields = body.model_dump(exclude_none=True, exclude={"reason"})
+    if "name" in fields:
+        from portreg.naming import usable
+
+        usable(fields["name"])  # the rules every other door applies to a name
 
     def op(r: Registry, stamp: Stamp) -> tuple[Registry, CoreOutcome]:
         s = find(r, sid)
@@ -195,4 +205,19 @@ async def move_service(sid: str, body: MoveIn, auth: Writer) -> Response:
             "new": out.port,
             "changed": out.changed,
         }
+    )
+
+
+def _describe(
+    r: Registry, stamp: Stamp, sid: str, fields: dict[str, Any]
+) -> tuple[Registry, CoreOutcome]:
+    """`fields` set on a service just created; logged (and streamed) as an update."""
+    from portreg.model import ChangeEntry
+    from portreg.ops import find
+
+    s = find(r, sid)
+    what = ", ".join(sorted(fields))
+    entry = ChangeEntry(stamp.at, stamp.who, "update", s.id, "", None, None, f"set {what}")
+    return r.with_service(replace(s, **fields)).with_change(entry), CoreOutcome(
+        s.id, "", None, True
     )

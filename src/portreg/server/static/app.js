@@ -405,14 +405,22 @@
     pending = setTimeout(() => { refreshAll(); refreshTopology(); }, 60);
   }
 
-  function connect() {
+  let attempt = 0;
+  async function connect() {
     clearTimeout(retryTimer);
-    if (es) es.close();
-    // EventSource cannot send an Authorization header: the stream takes ?access_token= instead.
+    if (es) { es.close(); es = null; }
+    const mine = ++attempt;
+    // EventSource cannot send an Authorization header, and a token in a URL ends up in logs:
+    // with a token set, the page trades it (in a header) for a short-lived stream ticket.
     const params = new URLSearchParams();
     if (state.lastId !== null) params.set("last", String(state.lastId));
-    const t = token();
-    if (t) params.set("access_token", t);
+    if (token()) {
+      try {
+        const t = await api("/stream-tickets", { method: "POST" });
+        if (t && t.ticket) params.set("ticket", t.ticket);
+      } catch { /* no ticket: the stream answers 401 when reads need a token, and we retry */ }
+      if (mine !== attempt) return; // a newer connect() took over while we waited
+    }
     const query = params.toString();
     es = new EventSource(API + "/events" + (query ? "?" + query : ""));
     es.onopen = () => {
