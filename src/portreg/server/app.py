@@ -6,7 +6,7 @@ At start it applies the Alembic migrations (safe with concurrent workers), gives
 the core's policy, loads PORTREG_SEED into an empty database, and starts the event broker.
 
 This module only wires the parts together: state (`state`), routes (`routes/*`, `page`),
-error answers (`errors`), start-up work (`startup`), middleware (`metrics`, `fastpath`).
+error answers (`errors`), start-up work (`startup`), middleware (`metrics`, `fastpath`, `edge`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from portreg.server.auth import TokenCache
     from portreg.server.db import make_engine, migrate
     from portreg.server.events import Broker
+    from portreg.server.edge import Edge
     from portreg.server.fastpath import FastReads
     from portreg.server.metrics import Metrics, MetricsMiddleware
     from portreg.server.routes import assignments, changes, meta, ports, registry, services
@@ -96,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app, st)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(FastReads, state=st)  # outermost: a cache hit skips everything else
+    app.add_middleware(FastReads, state=st)  # a cache hit skips everything else…
+    app.add_middleware(Edge)  # …but headers and compression wrap it (API hot paths pass through)
     redact_tokens()
     return app
 
