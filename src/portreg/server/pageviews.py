@@ -230,10 +230,11 @@ def _order_layers(layers: list[list[str]], edges: list[tuple[str, str]]) -> list
 
     def sweep(k: int, ref: list[str], links: dict[str, list[str]]) -> None:
         pos = {x: i for i, x in enumerate(ref)}
+        here = {x: i for i, x in enumerate(order[k])}  # list.sort empties the list meanwhile
 
         def centre(x: str) -> float:
             near = [pos[y] for y in links.get(x, []) if y in pos]
-            return sum(near) / len(near) if near else float(order[k].index(x))
+            return sum(near) / len(near) if near else float(here[x])
 
         order[k].sort(key=centre)
 

@@ -73,30 +73,34 @@
   }
 
   function morphChildren(from, to) {
+    // match first (keyed by data-id/id, the rest in order by type and tag), drop what is gone,
+    // then place: a node already in order is never moved, because moving a node blurs it
     const olds = Array.from(from.childNodes), news = Array.from(to.childNodes);
     const byKey = new Map();
     for (const o of olds) { const k = keyOf(o); if (k) byKey.set(k, o); }
-    const used = new Set();
-    let cursor = from.firstChild;
-    for (let i = 0; i < news.length; i++) {
-      const n = news[i], k = keyOf(n);
-      let match = null;
-      if (k && byKey.has(k) && byKey.get(k).tagName === n.tagName) match = byKey.get(k);
-      else if (!k && cursor && !used.has(cursor) && !keyOf(cursor) && cursor.nodeType === n.nodeType &&
-               (n.nodeType !== 1 || cursor.tagName === n.tagName)) match = cursor;
-      if (match) {
-        used.add(match);
-        if (match !== cursor) from.insertBefore(match, cursor);
-        else cursor = cursor.nextSibling;
-        if (n.nodeType === 1) morph(match, n);
-        else if (match.nodeValue !== n.nodeValue) match.nodeValue = n.nodeValue;
-      } else {
-        const node = document.importNode(n, true);
-        from.insertBefore(node, cursor);
-        used.add(node);
+    const plain = olds.filter((o) => !keyOf(o));
+    let p = 0;
+    const matches = news.map((n) => {
+      const k = keyOf(n);
+      if (k) { const o = byKey.get(k); if (o && o.tagName === n.tagName) { byKey.delete(k); return o; } return null; }
+      while (p < plain.length) {
+        const o = plain[p++];
+        if (o.nodeType === n.nodeType && (n.nodeType !== 1 || o.tagName === n.tagName)) return o;
       }
-    }
-    for (const o of olds) if (!used.has(o) && o.parentNode === from) from.removeChild(o);
+      return null;
+    });
+    const kept = new Set(matches.filter(Boolean));
+    for (const o of olds) if (!kept.has(o)) from.removeChild(o);
+    let cursor = from.firstChild;
+    news.forEach((n, i) => {
+      let node = matches[i];
+      if (node) {
+        if (n.nodeType === 1) morph(node, n);
+        else if (node.nodeValue !== n.nodeValue) node.nodeValue = n.nodeValue;
+      } else node = document.importNode(n, true);
+      if (node === cursor) cursor = cursor.nextSibling;
+      else from.insertBefore(node, cursor);
+    });
   }
 
   function fragment(html, wrap = "div") {
