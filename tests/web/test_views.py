@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import ARTIFACTS, Server
+from tests.web.conftest import ARTIFACTS, Server, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -57,18 +57,6 @@ def sixty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def live(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#conn[data-state=live]", timeout=10_000)
-
-
-def wait_js(page: Any, expression: str, arg: Any = None, timeout: float = 5.0) -> None:
-    """page.wait_for_function evaluates its predicate with eval(), which the page's CSP
-    (rightly) forbids; this polls through the DevTools protocol instead, which CSP allows."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"(arg) => Boolean({expression})", arg):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {expression}")
-        time.sleep(0.03)
 
 
 def axe_violations(page: Any) -> list[str]:
