@@ -200,9 +200,11 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     # a CSP refusal (an inline script or style slipping in) is a bug, not a console remark
     pg.on(
         "console",
-        lambda m: errors.append(m.text)
-        if m.type == "error" and "Content Security Policy" in m.text
-        else None,
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text
+            else None
+        ),
     )
     yield pg
     ctx.close()

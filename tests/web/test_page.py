@@ -47,11 +47,15 @@ def test_seed_is_shown_filtered_and_the_summary_matches_the_api(
 ) -> None:
     open_page(page, server)
     for name, port in SEED_SERVICES.items():
-        row = page.locator("#services tbody tr", has=page.get_by_role("link", name=name, exact=True))
+        row = page.locator(
+            "#services tbody tr", has=page.get_by_role("link", name=name, exact=True)
+        )
         assert row.count() == 1, name
         assert row.locator("td[data-env=development]").inner_text().strip() == str(port)
     for r in seed_rows:
-        cell = page.locator(f'#services tr[data-id="{r["service"]}"] td[data-env="{r["environment"]}"]')
+        cell = page.locator(
+            f'#services tr[data-id="{r["service"]}"] td[data-env="{r["environment"]}"]'
+        )
         assert cell.inner_text().strip() == ("TBD" if r["port"] is None else str(r["port"]))
     services = {r["service"] for r in seed_rows}
     assert len(visible_rows(page)) == len(services)
@@ -68,7 +72,10 @@ def test_seed_is_shown_filtered_and_the_summary_matches_the_api(
 
     ranges = server.get("/ranges")
     audit = server.get("/audit")
-    shown = {k: page.locator(f"#sum-{k}").inner_text() for k in ("assigned", "reserved", "free", "next", "audit")}
+    shown = {
+        k: page.locator(f"#sum-{k}").inner_text()
+        for k in ("assigned", "reserved", "free", "next", "audit")
+    }
     assert shown == {
         "assigned": str(len(ranges["assigned"])),
         "reserved": str(len(ranges["reserved"])),
@@ -95,7 +102,10 @@ def test_sorting_environments_topology_audit_and_the_service_page(
     assert ports == sorted(ports)
     page.locator('#services th[data-key="development"]').get_by_role("link").click()
     page.wait_for_url("**dir=desc**")
-    assert page.locator('#services th[data-key="development"]').get_attribute("aria-sort") == "descending"
+    assert (
+        page.locator('#services th[data-key="development"]').get_attribute("aria-sort")
+        == "descending"
+    )
     ports = [int(dev_port(page, i)) for i in visible_rows(page)]
     assert ports == sorted(ports, reverse=True)
     assert page.locator('#services th[data-key="name"]').get_attribute("aria-sort") == "none"
@@ -126,7 +136,12 @@ def test_sorting_environments_topology_audit_and_the_service_page(
     page.wait_for_url("**/services/redis")
     text = page.locator("main").inner_text()
     redis_d = server.get("/services/redis")
-    for value in (redis_d["process"], redis_d["deployment"], redis_d["health_check"], redis_d["tls"]):
+    for value in (
+        redis_d["process"],
+        redis_d["deployment"],
+        redis_d["health_check"],
+        redis_d["tls"],
+    ):
         assert value in text
     for var, value in redis_d["connection_strings"].items():
         assert f"{var}={value}" in text
@@ -137,12 +152,16 @@ def test_api_change_appears_live_within_2s(page: Any, server: Server) -> None:
     token = server.token("write")
     open_page(page, server)
     before = int(page.locator("#sum-assigned").inner_text())
-    status, body = server.request("POST", "/assignments", {"service": "billing-worker"}, token=token)
+    status, body = server.request(
+        "POST", "/assignments", {"service": "billing-worker"}, token=token
+    )
     assert status == 201, body
     row = page.locator('#services tbody tr[data-id="billing-worker"]')
     row.wait_for(state="visible", timeout=2000)  # no reload
     assert dev_port(page, "billing-worker") == str(body["port"])
-    wait_js(page, "document.querySelector('#sum-assigned').textContent === arg", str(before + 1), 2.0)
+    wait_js(
+        page, "document.querySelector('#sum-assigned').textContent === arg", str(before + 1), 2.0
+    )
 
 
 def test_stream_lost_and_recovered_across_a_restart(page: Any, server: Server) -> None:
@@ -236,7 +255,9 @@ def test_write_errors_are_the_clis_messages(
     for port, message in zip(("22", "54379"), cli_messages, strict=True):
         form.get_by_label("Port (optional: next free)").fill(port)
         form.get_by_role("button", name="Reserve").click()
-        wait_js(page, "document.querySelector('#reserve-form .result').textContent === arg", message)
+        wait_js(
+            page, "document.querySelector('#reserve-form .result').textContent === arg", message
+        )
         assert "error" in (result.get_attribute("class") or "")
     assert server.request("GET", "/services/cache-2")[0] == 404
 
@@ -256,11 +277,16 @@ def test_write_errors_are_the_clis_messages(
     move.get_by_role("button", name="Move").click()
     wait_js(page, "document.querySelector('#move-form .result').classList.contains('ok')")
     assert server.get("/services/redis")["ports"]["development"] == 53999
-    wait_js(page, "document.querySelector('.history') && document.querySelector('.history').textContent.includes('make room')")
+    wait_js(
+        page,
+        "document.querySelector('.history')?.textContent.includes('make room')",
+    )
     assert page.locator('#detail-ports tr[data-env="development"] td').inner_text() == "53999"
 
     # releasing an environment that has no port is refused, in the CLI's words
-    status, body = server.request("DELETE", "/assignments/redis/staging", token=server.token("write"))
+    status, body = server.request(
+        "DELETE", "/assignments/redis/staging", token=server.token("write")
+    )
     assert status >= 400, body
 
 
@@ -275,7 +301,8 @@ def test_accessible_names_phone_width_and_contrast_in_both_schemes(
                 open_page(page, server, path)
                 unlabeled = page.evaluate(
                     """[...document.querySelectorAll('input:not([type=hidden]), select, button')]
-                         .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                         .filter(el => !(el.labels && el.labels.length)
+                                       && !el.getAttribute('aria-label')
                                        && !el.textContent.trim())
                          .map(el => el.outerHTML)"""
                 )

@@ -77,7 +77,10 @@ def test_each_view_answers_at_its_address(sixty: Server) -> None:
         assert 'id="main"' in html and "<h1" in html, path
     home = urllib.request.urlopen(sixty.url + "/", timeout=10).read().decode()
     assert 'type="search"' in home and "Service 07 worker" in home
-    assert "no host reports yet" in urllib.request.urlopen(sixty.url + "/hosts").read().decode().lower()
+    assert (
+        "no host reports yet"
+        in urllib.request.urlopen(sixty.url + "/hosts").read().decode().lower()
+    )
 
 
 def test_search_filter_sort_and_page_live_in_the_url(browser: Any, sixty: Server) -> None:
@@ -85,9 +88,15 @@ def test_search_filter_sort_and_page_live_in_the_url(browser: Any, sixty: Server
     try:
         page = ctx.new_page()
         live(page, sixty.url + "/services?q=worker&status=planned&sort=development&dir=desc")
-        ids = page.eval_on_selector_all("#services tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)")
+        ids = page.eval_on_selector_all(
+            "#services tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)"
+        )
         want = sorted(
-            (s for s in sixty.get("/services?environment=development") if "worker" in s["name"].lower() and s["status"] == "planned"),
+            (
+                s
+                for s in sixty.get("/services?environment=development")
+                if "worker" in s["name"].lower() and s["status"] == "planned"
+            ),
             key=lambda s: -s["port"],
         )
         assert ids == [s["service"] for s in want] and ids
@@ -96,7 +105,11 @@ def test_search_filter_sort_and_page_live_in_the_url(browser: Any, sixty: Server
         # typing filters the table and writes the state into the address
         page.get_by_label("Search").fill("svc-1")
         wait_js(page, "location.search.includes('q=svc-1')")
-        wait_js(page, "[...document.querySelectorAll('#services tbody tr[data-id]')].every(r => r.dataset.id.startsWith('svc-1'))")
+        wait_js(
+            page,
+            "[...document.querySelectorAll('#services tbody tr[data-id]')]"
+            ".every(r => r.dataset.id.startsWith('svc-1'))",
+        )
         page.reload()
         assert page.get_by_label("Search").input_value() == "svc-1"
         # `/` jumps to the search box
@@ -120,8 +133,10 @@ def test_no_axe_violations_and_no_overflow(browser: Any, sixty: Server, width: s
             if width == "phone":
                 wide = page.evaluate(
                     """() => [...document.querySelectorAll('body *')]
-                      .filter(e => !e.closest('.map-wrap, .topology, .scroll-x, .sr-only, details:not([open]) > :not(summary)'))
-                      .filter(e => { const r = e.getBoundingClientRect(); return r.width && r.right > innerWidth + 0.5; })
+                      .filter(e => !e.closest('.map-wrap, .topology, .scroll-x, .sr-only,'
+                                              + 'details:not([open]) > :not(summary)'))
+                      .filter(e => { const r = e.getBoundingClientRect();
+                                     return r.width && r.right > innerWidth + 0.5; })
                       .map(e => e.tagName + '.' + e.className)"""
                 )
                 assert page.evaluate("document.documentElement.scrollWidth") <= w, path
@@ -141,12 +156,15 @@ def test_topology_is_readable_and_opens_the_service(browser: Any, sixty: Server)
             "#topology-svg text", "ts => ts.map(t => t.getBoundingClientRect().height)"
         )
         heights = page.eval_on_selector_all(
-            "#topology-svg text", "ts => ts.map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)"
+            "#topology-svg text",
+            "ts => ts.map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)",
         )
         assert sizes and min(heights) >= 11, min(heights)
         nodes = page.locator("#topology-svg a.node")
         assert nodes.count() == 60
-        edges = sum(len(s["depends_on"]) for s in (sixty.get(f"/services/svc-{i:02d}") for i in range(60)))
+        edges = sum(
+            len(s["depends_on"]) for s in (sixty.get(f"/services/svc-{i:02d}") for i in range(60))
+        )
         assert page.locator("#topology-svg path.edge").count() == edges
         page.get_by_role("button", name="Zoom in").click()
         assert page.locator("#zoom-level").inner_text() == "125%"
@@ -158,9 +176,13 @@ def test_topology_is_readable_and_opens_the_service(browser: Any, sixty: Server)
         # the per-service view: what it depends on and what depends on it
         used_by = page.locator("#used-by a").all_inner_texts()
         assert "Service 10 api" in used_by and "Service 11 worker" in used_by
-        assert page.locator("#depends-on a").all_inner_texts() == ["Service 02 api", "Service 01 worker"] or sorted(
-            page.locator("#depends-on a").all_inner_texts()
-        ) == ["Service 01 worker", "Service 02 api"]
+        assert page.locator("#depends-on a").all_inner_texts() == [
+            "Service 02 api",
+            "Service 01 worker",
+        ] or sorted(page.locator("#depends-on a").all_inner_texts()) == [
+            "Service 01 worker",
+            "Service 02 api",
+        ]
     finally:
         ctx.close()
 
@@ -178,7 +200,10 @@ def test_focus_stays_put_across_a_live_change(browser: Any, sixty: Server) -> No
             "POST", "/services/svc-12/move", {"port": 53912, "reason": "focus test"}, token=token
         )
         assert status == 200 and body["changed"] is True, body
-        wait_js(page, "document.querySelector('#services tr[data-id=\"svc-12\"] td[data-env=development]').textContent.trim() === '53912'",
+        wait_js(
+            page,
+            "document.querySelector('#services tr[data-id=\"svc-12\"] td[data-env=development]')"
+            ".textContent.trim() === '53912'",
             timeout=3.0,
         )
         assert page.evaluate("document.activeElement === window.__focused")
@@ -192,8 +217,13 @@ def test_focus_stays_put_across_a_live_change(browser: Any, sixty: Server) -> No
         page.wait_for_selector("#conn[data-state=live]")
         page.locator('#env-table tr[data-id="svc-12"] th a').focus()
         page.evaluate("window.__focused = document.activeElement")
-        sixty.request("POST", "/services/svc-12/move", {"port": 53913, "reason": "again"}, token=token)
-        wait_js(page, "document.querySelector('#env-table tr[data-id=\"svc-12\"] td[data-env=development]').textContent.trim() === '53913'",
+        sixty.request(
+            "POST", "/services/svc-12/move", {"port": 53913, "reason": "again"}, token=token
+        )
+        wait_js(
+            page,
+            "document.querySelector('#env-table tr[data-id=\"svc-12\"] td[data-env=development]')"
+            ".textContent.trim() === '53913'",
             timeout=3.0,
         )
         assert page.evaluate("document.activeElement === window.__focused")
@@ -209,7 +239,8 @@ def test_a_move_to_the_same_port_says_no_change(browser: Any, sixty: Server) -> 
         "POST", "/services/svc-20/move", {"port": port, "reason": "same"}, token=token
     )
     assert status == 200 and body == {
-        "service": "svc-20", "environment": "development", "old": port, "new": port, "changed": False,
+        "service": "svc-20", "environment": "development",
+        "old": port, "new": port, "changed": False,
     }  # fmt: skip
     assert len(sixty.get("/changes?service=svc-20&limit=1000")) == before
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -224,7 +255,10 @@ def test_a_move_to_the_same_port_says_no_change(browser: Any, sixty: Server) -> 
         form.get_by_label("Reason").fill("same again")
         form.get_by_role("button", name="Move").click()
         wait_js(page, "document.querySelector('#move-form .result').textContent.length > 2")
-        assert form.locator(".result").inner_text() == f"no change: svc-20 already has {port} in development."
+        assert (
+            form.locator(".result").inner_text()
+            == f"no change: svc-20 already has {port} in development."
+        )
         # the stale message goes as soon as the field changes
         form.get_by_label("New port").fill("1")
         assert form.locator(".result").inner_text() == ""
@@ -259,7 +293,10 @@ def test_range_map_names_the_service_and_offers_free_ports(browser: Any, sixty: 
         live(page, sixty.url + "/ranges")
         svg = page.locator("#range-map")
         box = svg.bounding_box()
-        d = page.evaluate("(() => { const s = document.querySelector('#range-map').dataset; return {x0: +s.x0, y0: +s.y0, cell: +s.cell, cols: +s.cols, start: +s.start}; })()")
+        d = page.evaluate(
+            "(() => { const s = document.querySelector('#range-map').dataset;"
+            " return {x0: +s.x0, y0: +s.y0, cell: +s.cell, cols: +s.cols, start: +s.start}; })()"
+        )
 
         def point(port: int) -> tuple[float, float]:
             off = port - d["start"]
@@ -270,7 +307,11 @@ def test_range_map_names_the_service_and_offers_free_ports(browser: Any, sixty: 
 
         owner = sixty.get("/services/svc-03")
         page.mouse.move(*point(owner["ports"]["development"]))
-        assert page.locator("#port-info").inner_text().startswith(f"{owner['ports']['development']}: Service 03 worker")
+        assert (
+            page.locator("#port-info")
+            .inner_text()
+            .startswith(f"{owner['ports']['development']}: Service 03 worker")
+        )
         page.mouse.click(*point(53050))
         assert page.locator("#port-info").inner_text().startswith("53050: free")
         assert page.locator("#reserve-port").input_value() == "53050"
@@ -294,12 +335,18 @@ def test_headers_compression_and_caching(sixty: Server) -> None:
     assert "<script>" not in html and " onsubmit=" not in html and " onclick=" not in html
     version = html.split("/static/app.js?v=")[1].split('"')[0]
     for path in (f"/static/app.js?v={version}", f"/static/style.css?v={version}"):
-        r2 = urllib.request.urlopen(urllib.request.Request(sixty.url + path, headers={"Accept-Encoding": "gzip"}))
+        r2 = urllib.request.urlopen(
+            urllib.request.Request(sixty.url + path, headers={"Accept-Encoding": "gzip"})
+        )
         assert r2.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         assert r2.headers["Content-Encoding"] == "gzip"
-    r3 = urllib.request.urlopen(urllib.request.Request(sixty.url + "/api/v1/services", headers={"Accept-Encoding": "gzip"}))
+    r3 = urllib.request.urlopen(
+        urllib.request.Request(sixty.url + "/api/v1/services", headers={"Accept-Encoding": "gzip"})
+    )
     assert r3.headers["Content-Encoding"] == "gzip"
-    assert urllib.request.urlopen(sixty.url + "/static/app.js").headers["Cache-Control"] == "no-cache"
+    assert (
+        urllib.request.urlopen(sixty.url + "/static/app.js").headers["Cache-Control"] == "no-cache"
+    )
     fav = urllib.request.urlopen(sixty.url + "/favicon.ico")
     assert fav.status == 200 and fav.headers["Content-Type"].startswith("image/svg+xml")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -26,8 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from portreg.server.accesslog import redact_tokens
     from portreg.server.auth import TokenCache
     from portreg.server.db import make_engine, migrate
-    from portreg.server.events import Broker
     from portreg.server.edge import Edge
+    from portreg.server.events import Broker
     from portreg.server.fastpath import FastReads
     from portreg.server.metrics import Metrics, MetricsMiddleware
     from portreg.server.routes import assignments, changes, meta, ports, registry, services
@@ -88,12 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (meta, services, assignments, ports, changes, registry):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(meta.root)
-    app.include_router(page.router)
-    static = Path(__file__).with_name("static")
-    if static.is_dir():
-        from fastapi.staticfiles import StaticFiles
-
-        app.mount("/static", StaticFiles(directory=static), name="static")
+    app.include_router(page.router)  # the views, and /static from memory
 
     errors.install(app, st)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

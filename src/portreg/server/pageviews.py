@@ -144,7 +144,7 @@ def table(registry: Registry, tq: TableQuery) -> dict[str, Any]:
 def summary(ranges: dict[str, Any], audit: dict[str, Any], today: date) -> dict[str, Any]:
     """The header's strip: assigned, reserved, free, next port and when the audit is due."""
     due = audit.get("next_audit")
-    overdue = bool(due) and date.fromisoformat(due) < today
+    overdue = isinstance(due, str) and date.fromisoformat(due) < today
     return {
         "assigned": len(ranges["assigned"]),
         "reserved": len(ranges["reserved"]),
@@ -172,7 +172,7 @@ def range_map(registry: Registry, ranges: dict[str, Any]) -> dict[str, Any]:
             if start <= port <= end:
                 kind = "reserved" if s.reserved else "assigned"
                 owners.setdefault(port, {"id": s.id, "name": s.name, "kind": kind, "env": env})
-    kinds: dict[int, str] = {p: "avoided" for p in ranges["avoided"]}
+    kinds: dict[int, str] = dict.fromkeys(ranges["avoided"], "avoided")
     kinds.update({p: o["kind"] for p, o in owners.items()})
     n = end - start + 1
     cols = min(100, n)
@@ -192,7 +192,13 @@ def range_map(registry: Registry, ranges: dict[str, Any]) -> dict[str, Any]:
         ):
             j += 1
         runs.append(
-            {"kind": kinds[p], "first": p, "last": ports[j - 1], "row": row, "col": (p - start) % cols}
+            {
+                "kind": kinds[p],
+                "first": p,
+                "last": ports[j - 1],
+                "row": row,
+                "col": (p - start) % cols,
+            }
         )
         i = j
     blocks: list[tuple[int, int]] = []
