@@ -378,8 +378,15 @@
       box.scrollTop = drag.t - (ev.clientY - drag.y);
     });
     window.addEventListener("pointerup", () => { drag = null; box.classList.remove("dragging"); });
-    const target = location.hash.startsWith("#node-") && document.getElementById(location.hash.slice(1));
-    if (target) target.scrollIntoView({ block: "center", inline: "center" });
+    // a wide drawing starts scrolled to the node asked for (#node-ID), else to the top layer's
+    // first node: a layer is centred, so at scroll 0 a wide one would show empty space
+    const target = (location.hash.startsWith("#node-") && document.getElementById(location.hash.slice(1))) ||
+      $("a.node", svg);
+    if (target) {
+      const b = box.getBoundingClientRect(), r = target.getBoundingClientRect();
+      box.scrollLeft += r.left - b.left - box.clientWidth / 2 + r.width / 2;
+      box.scrollTop += r.top - b.top - (target.id === location.hash.slice(1) ? box.clientHeight / 2 : 40);
+    }
   }
 
   let filterTimer = null;
