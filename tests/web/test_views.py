@@ -19,7 +19,7 @@ VIEWS = (
     "/", "/services", "/services/svc-07", "/ranges", "/topology",
     "/environments", "/audit", "/changes", "/hosts",
 )  # fmt: skip
-WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844), "desktop-dark": (1280, 800)}
 
 
 def dependent_registry(path: Path, count: int = 60) -> Path:
@@ -123,13 +123,19 @@ def test_search_filter_sort_and_page_live_in_the_url(browser: Any, sixty: Server
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_no_axe_violations_and_no_overflow(browser: Any, sixty: Server, width: str) -> None:
     w, h = WIDTHS[width]
-    ctx = browser.new_context(viewport={"width": w, "height": h})
+    scheme = "dark" if width.endswith("dark") else "light"
+    ctx = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme)
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         page = ctx.new_page()
         for path in VIEWS:
             live(page, sixty.url + path)
             assert axe_violations(page) == [], path
+            if path == "/services" and width == "desktop":
+                heights = page.eval_on_selector_all(
+                    "#services tbody tr", "rs => rs.map(r => r.getBoundingClientRect().height)"
+                )
+                assert max(heights) <= 34, max(heights)  # ~32 px rows
             if width == "phone":
                 wide = page.evaluate(
                     """() => [...document.querySelectorAll('body *')]
