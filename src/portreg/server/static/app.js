@@ -443,7 +443,13 @@
         const q = $("#q");
         if (q) { ev.preventDefault(); q.focus(); q.select(); }
       }
-      if (ev.key === "Escape") for (const d of $$("details.menu[open], details.token[open]")) d.open = false;
+      if (ev.key === "Escape") {
+        for (const d of $$("details.menu[open], details.token[open]")) {
+          const inside = d.contains(document.activeElement);
+          d.open = false;
+          if (inside) $("summary", d).focus(); // back to where the menu was opened from
+        }
+      }
     });
     $("#token-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
