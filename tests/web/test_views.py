@@ -237,6 +237,30 @@ def test_focus_stays_put_across_a_live_change(browser: Any, sixty: Server) -> No
         ctx.close()
 
 
+def test_the_row_menu_from_the_keyboard(browser: Any, sixty: Server) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = ctx.new_page()
+        live(page, sixty.url + "/services")
+        summary = page.get_by_label("Actions for Service 03 worker")
+        summary.focus()
+        page.keyboard.press("Enter")
+        menu = page.locator('#services tr[data-id="svc-03"] details.menu')
+        assert menu.get_attribute("open") is not None
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Move…"
+        page.keyboard.press("Escape")
+        assert menu.get_attribute("open") is None
+        assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
+            "Actions for Service 03 worker"
+        )
+        menu.locator("summary").click()
+        menu.get_by_role("link", name="Release…").click()
+        page.wait_for_url("**/services/svc-03#release")
+    finally:
+        ctx.close()
+
+
 def test_a_move_to_the_same_port_says_no_change(browser: Any, sixty: Server) -> None:
     token = sixty.token("write")
     port = sixty.get("/services/svc-20")["ports"]["development"]
