@@ -197,6 +197,27 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # a CSP refusal (an inline script or style slipping in) is a bug, not a console remark
+    pg.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text
+            else None
+        ),
+    )
     yield pg
     ctx.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def wait_js(page: Any, expression: str, arg: Any = None, timeout: float = 5.0) -> None:
+    """page.wait_for_function evaluates its predicate with eval(), which the page's CSP
+    (rightly) forbids; this polls through the DevTools protocol instead, which CSP allows."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"(arg) => Boolean({expression})", arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        time.sleep(0.03)

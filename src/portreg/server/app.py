@@ -6,7 +6,7 @@ At start it applies the Alembic migrations (safe with concurrent workers), gives
 the core's policy, loads PORTREG_SEED into an empty database, and starts the event broker.
 
 This module only wires the parts together: state (`state`), routes (`routes/*`, `page`),
-error answers (`errors`), start-up work (`startup`), middleware (`metrics`, `fastpath`).
+error answers (`errors`), start-up work (`startup`), middleware (`metrics`, `fastpath`, `edge`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -26,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from portreg.server.accesslog import redact_tokens
     from portreg.server.auth import TokenCache
     from portreg.server.db import make_engine, migrate
+    from portreg.server.edge import Edge
     from portreg.server.events import Broker
     from portreg.server.fastpath import FastReads
     from portreg.server.guard import Guard
@@ -91,17 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (meta, services, assignments, ports, changes, registry, hosts):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(meta.root)
-    app.include_router(page.router)
-    static = Path(__file__).with_name("static")
-    if static.is_dir():
-        from fastapi.staticfiles import StaticFiles
-
-        app.mount("/static", StaticFiles(directory=static), name="static")
+    app.include_router(page.router)  # the views, and /static from memory
 
     errors.install(app, st)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(FastReads, state=st)  # a cache hit skips everything else...
     app.add_middleware(Guard, state=st)  # ...but not the early refusals (auth, size, origin)
+    app.add_middleware(Edge)  # and headers and compression wrap both (API hot paths pass through)
     redact_tokens()
     return app
 

@@ -1,9 +1,17 @@
-"""The web page at `/`: the registry, live, for the people who read it.
+"""The web page: eight views at their own addresses, for the people who read the registry.
 
-Rendered on the server (Jinja2) for a fast first paint; `static/app.js` (plain JavaScript, no build
-step) then adds filtering, sorting, the detail dialog, live updates from the SSE stream and the
-write actions. The page reads its data through the same query functions as `/api/v1`
-(`portreg.server.queries`), so what it shows is exactly what the API answers.
+`/` and `/services` (the table), `/services/{id}` (one service), `/ranges`, `/topology`,
+`/environments`, `/audit`, `/changes`, `/hosts`. Each is rendered on the server (Jinja2) from
+`pageviews`, so it works, and can be shared, as a plain link; search, filters, sort and page
+live in the query string. `static/app.js` (plain JavaScript, no build step, no inline script:
+the page's CSP forbids it) then adds live updates, the write actions and keyboard shortcuts.
+
+Parts, for the script (header `X-Portreg-Part`): `main` answers the view's `<main>` alone (a
+live update of a view that is not the table), `summary` the header's strip, and
+`/services/{id}` with `row` that service's table row — a live change to one service costs one
+row, not the registry. With PORTREG_READ_AUTH=token a browser cannot send its token on
+navigation: the page then renders an empty shell and the script fetches `main` with the token.
+The page reads through the same query functions as `/api/v1` (`portreg.server.queries`).
 """
 
 from __future__ import annotations
@@ -15,18 +23,27 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from portreg.model import Registry
-from portreg.server import queries
-from portreg.server.deps import StateDep, check_read
+from portreg.server import pageviews, queries
+from portreg.server.deps import StateDep, principal
+from portreg.server.errors import HttpError
 from portreg.server.state import State
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 HERE = Path(__file__).parent
-ENVIRONMENTS = ("development", "staging", "production")
-TOPOLOGY_MAX_NODES = 60
+VIEWS = {
+    "services": "Services",
+    "ranges": "Ranges",
+    "topology": "Topology",
+    "environments": "Environments",
+    "audit": "Audit",
+    "changes": "Changes",
+    "hosts": "Hosts",
+}
+NO_STORE = {"Cache-Control": "no-store", "Vary": "X-Portreg-Part, Authorization"}
 
 
 @cache
@@ -40,16 +57,19 @@ def _templates() -> Any:
         lstrip_blocks=True,
     )
     env.filters["port"] = lambda p: "TBD" if p is None else str(p)
+    env.filters["json"] = _script_json
     return env
 
 
 @cache
 def _asset_version() -> str:
-    """Changes whenever a static file does, so browsers never run stale JavaScript."""
+    """Changes whenever a static file does: the links carry it, the files are immutable."""
     import zlib
 
-    stamps = [f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted((HERE / "static").glob("*"))]
-    return format(zlib.crc32("|".join(stamps).encode()), "08x")
+    digest = 0
+    for p in sorted((HERE / "static").glob("*")):
+        digest = zlib.crc32(p.name.encode() + p.read_bytes(), digest)
+    return format(digest, "08x")
 
 
 def _script_json(value: Any) -> str:
@@ -57,146 +77,251 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def services_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per service (the table's rows) from the API's per-environment rows."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        s = out.get(r["service"])
-        if s is None:
-            s = out[r["service"]] = {
-                "service": r["service"],
-                "name": r["name"],
-                "protocol": r["protocol"],
-                "transport": r["transport"],
-                "status": r["status"],
-                "notes": r["notes"],
-                "purpose": r["purpose"],
-                "ports": {},
-            }
-        s["ports"][r["environment"]] = r["port"]
-    return list(out.values())
+async def _may_read(request: Request, st: State) -> bool:
+    if st.settings.read_auth != "token":
+        return True
+    try:
+        return await principal(request, st) is not None
+    except HttpError:
+        return False
 
 
-def primary(ports: dict[str, int | None]) -> tuple[str, int | None]:
-    """The environment and port the table shows: development's, else the first with a port."""
-    if ports.get("development") is not None:
-        return "development", ports["development"]
-    for env, port in ports.items():
-        if port is not None:
-            return env, port
-    return next(iter(ports), "development"), None
-
-
-def topology(registry: Registry) -> dict[str, Any]:
-    """A layered drawing of `depends_on`: dependencies on top, the services using them below.
-
-    Only services that take part in a dependency are drawn (at most TOPOLOGY_MAX_NODES, by
-    name); the layering and its cycle rule are the terminal diagram's (`render.layers`).
-    """
-    from portreg.render import layers as layered
-
-    services = registry.services
-    edges = [
-        (s.id, d) for s in services.values() for d in s.depends_on if d in services and d != s.id
-    ]
-    ids = sorted({x for e in edges for x in e}, key=lambda i: services[i].name.lower())
-    truncated = len(ids) > TOPOLOGY_MAX_NODES
-    ids = ids[:TOPOLOGY_MAX_NODES]
-    keep = set(ids)
-    edges = [e for e in edges if e[0] in keep and e[1] in keep]
-    layers = {d: [s.id for s in tier] for d, tier in enumerate(layered([services[i] for i in ids]))}
-    box_w, box_h, gap_x, gap_y, pad = 150, 46, 30, 60, 20
-    widest = max((len(v) for v in layers.values()), default=0)
-    width = max(pad * 2 + widest * box_w + max(widest - 1, 0) * gap_x, 360)
-    nodes: dict[str, dict[str, Any]] = {}
-    for d, members in sorted(layers.items()):
-        row_w = len(members) * box_w + (len(members) - 1) * gap_x
-        x0 = (width - row_w) / 2
-        for k, i in enumerate(members):
-            s = services[i]
-            nodes[i] = {
-                "id": i,
-                "name": s.name,
-                "port": s.primary_port,
-                "status": s.status,
-                "x": x0 + k * (box_w + gap_x),
-                "y": pad + 24 + d * (box_h + gap_y),
-            }
-    height = pad * 2 + 24 + len(layers) * box_h + max(len(layers) - 1, 0) * gap_y
-    lines = [
-        {
-            "from": a,
-            "to": b,
-            "x1": nodes[a]["x"] + box_w / 2,
-            "y1": nodes[a]["y"],
-            "x2": nodes[b]["x"] + box_w / 2,
-            "y2": nodes[b]["y"] + box_h,
-        }
-        for a, b in edges
-    ]
-    return {
-        "nodes": list(nodes.values()),
-        "edges": lines,
-        "width": width,
-        "height": height,
-        "box_w": box_w,
-        "box_h": box_h,
-        "host": registry.host,
-        "truncated": truncated,
+async def _render(
+    request: Request, st: State, view: str, template: str, build: Any, title: str
+) -> Response:
+    """One view: the whole page, or the part the script asked for."""
+    part = request.headers.get("x-portreg-part", "")
+    allowed = await _may_read(request, st)
+    if part and not allowed:
+        return JSONResponse({"detail": "reads need a token (Authorization: Bearer <token>)"}, 401)
+    ctx: dict[str, Any] = {
+        "view": view,
+        "views": VIEWS,
+        "version": _asset_version(),
+        "read_auth": st.settings.read_auth,
+        "write_auth": st.settings.write_auth,
+        "ready": allowed,
+        "page_title": title,
+        "path": request.url.path,
+        "query": str(request.url.query),
     }
+    if allowed:
+        event_id = st.broker.last_seen  # before reading: the script replays anything after it
+        registry = await queries.registry_of(st)
+        today = date.today()
+        ranges = queries.ranges(registry)
+        audit = queries.audit(registry, today)
+        ctx.update(
+            event_id=event_id,
+            registry=registry,
+            title=registry.title,
+            project=registry.project,
+            summary=pageviews.summary(ranges, audit, today),
+            envs=pageviews.environments(registry),
+            statuses=pageviews.STATUSES,
+        )
+        ctx.update(await build(registry, ranges, audit))
+    env = _templates()
+    if part == "summary":
+        return HTMLResponse(env.get_template("_summary.html").render(**ctx), headers=NO_STORE)
+    # each view's template holds one macro, `main(c)`: the whole page wraps it in base.html
+    main = str(env.get_template(template).module.main(ctx)) if allowed else ""
+    if part == "main":
+        return HTMLResponse(main, headers=NO_STORE)
+    from markupsafe import Markup
+
+    html = env.get_template("base.html").render(**ctx, content=Markup(main))
+    return HTMLResponse(html, headers=NO_STORE)
 
 
-def _compact(s: dict[str, Any]) -> dict[str, Any]:
-    keys = ("service", "name", "protocol", "transport", "status", "notes", "purpose", "ports")
-    return {k: s[k] for k in keys}
+@router.get("/", response_class=HTMLResponse)
+@router.get("/services", response_class=HTMLResponse)
+async def services_view(request: Request, st: StateDep) -> Response:
+    tq = pageviews.TableQuery.parse(request.query_params)
+
+    async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
+        return {"tq": tq, "table": pageviews.table(registry, tq), "next_port": ranges["next"]}
+
+    return await _render(request, st, "services", "services.html", build, "Services")
 
 
-async def _context(st: State) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"read_auth": st.settings.read_auth, "version": _asset_version()}
-    if st.settings.read_auth == "token":  # the page asks for a token and loads everything by JS
-        ctx.update(ready=False, services=[], rows=[], title="portreg", project="")
-        return ctx
-    event_id = st.broker.last_seen  # before reading: the page replays anything after it
-    registry = await queries.registry_of(st)
-    rows = queries.service_rows(registry)
-    ranges = queries.ranges(registry)
-    audit = queries.audit(registry, date.today())
-    policy = queries.policy(registry)
-    services = services_of(rows)
-    envs = list(ENVIRONMENTS) + sorted({r["environment"] for r in rows} - set(ENVIRONMENTS))
-    for s in services:
-        s["env"], s["port"] = primary(s["ports"])
-    ctx.update(
-        ready=True,
-        title=registry.title,
-        project=registry.project,
-        purpose=registry.purpose,
-        services=services,
-        environments=envs,
-        statuses=("active", "planned", "reserved", "deprecated"),
-        ranges=ranges,
-        audit=audit,
-        policy=policy,
-        topology=topology(registry),
-        initial=_script_json(
-            {
-                "services": [_compact(s) for s in services],
-                "ranges": ranges,
-                "audit": audit,
-                "policy": policy,
-                "event_id": event_id,
+@router.get("/services/{sid}", response_class=HTMLResponse)
+async def service_view(sid: str, request: Request, st: StateDep) -> Response:
+    from portreg.errors import PortregError
+    from portreg.ops import find
+
+    registry = await queries.registry_of(st) if await _may_read(request, st) else None
+    if registry is not None:
+        try:
+            service = find(registry, sid)
+        except PortregError as exc:
+            if request.headers.get("x-portreg-part") == "row":
+                return Response(status_code=404, headers=NO_STORE)
+            from markupsafe import Markup, escape
+
+            html = _templates().get_template("base.html").render(
+                view="services", views=VIEWS, version=_asset_version(), ready=True,
+                read_auth=st.settings.read_auth, write_auth=st.settings.write_auth,
+                page_title="Not found", title=registry.title, project=registry.project,
+                content=Markup(f'<h1>Not found</h1><p class="notice">{escape(exc.message)}.</p>'
+                               '<p><a href="/services">All services</a></p>'),
+            )  # fmt: skip
+            return HTMLResponse(html, status_code=404, headers=NO_STORE)
+        if request.headers.get("x-portreg-part") == "row":
+            envs = pageviews.environments(registry)
+            macro = _templates().get_template("services.html").module.row
+            row = pageviews.service_row(service, envs)
+            extra = [e for e in envs if e not in pageviews.ENVIRONMENTS]
+            return HTMLResponse(str(macro(row, extra)), headers=NO_STORE)
+
+    async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
+        from portreg.ops import find
+
+        s = find(registry, sid)
+        detail = json.loads(await queries.service_body(st, s.id))
+        return {
+            "s": detail,
+            "service": s,
+            "depends_on": [registry.get(d) or d for d in s.depends_on],
+            "dependents": pageviews.dependents(registry, s.id),
+            "with_port": [e for e, p in s.ports.items() if p is not None],
+        }
+
+    return await _render(request, st, "services", "service.html", build, sid)
+
+
+@router.get("/ranges", response_class=HTMLResponse)
+async def ranges_view(request: Request, st: StateDep) -> Response:
+    async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
+        rm = pageviews.range_map(registry, ranges)
+        picked = request.query_params.get("port", "")
+        return {
+            "ranges": ranges,
+            "rm": rm,
+            "owners_json": {str(k): v for k, v in rm["owners"].items()},
+            "avoid": registry.policy.avoid,
+            "picked": picked if picked.isdigit() else "",
+        }
+
+    return await _render(request, st, "ranges", "ranges.html", build, "Ranges")
+
+
+@router.get("/topology", response_class=HTMLResponse)
+async def topology_view(request: Request, st: StateDep) -> Response:
+    async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
+        return {"t": pageviews.topology(registry)}
+
+    return await _render(request, st, "topology", "topology.html", build, "Topology")
+
+
+@router.get("/environments", response_class=HTMLResponse)
+async def environments_view(request: Request, st: StateDep) -> Response:
+    q = request.query_params.get("q", "").strip()[:200]
+
+    async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
+        tq = pageviews.TableQuery(q=q)
+        everything = pageviews.table(registry, tq)
+        envs = pageviews.environments(registry)
+        rows = [
+            pageviews.service_row(s, envs)
+            for s in sorted(registry.services.values(), key=lambda s: s.name.casefold())
+            if not q or pageviews._matches(s, q)
+        ]
+        counts = {
+            e: {
+                "assigned": sum(
+                    1 for s in registry.services.values() if s.ports.get(e) is not None
+                ),
+                "tbd": sum(
+                    1 for s in registry.services.values() if e in s.ports and s.ports[e] is None
+                ),
             }
-        ),
+            for e in envs
+        }
+        return {"rows": rows, "counts": counts, "q": q, "total": everything["total"]}
+
+    return await _render(request, st, "environments", "environments.html", build, "Environments")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_view(request: Request, st: StateDep) -> Response:
+    async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
+        return {"audit": audit}
+
+    return await _render(request, st, "audit", "audit.html", build, "Audit")
+
+
+@router.get("/changes", response_class=HTMLResponse)
+async def changes_view(request: Request, st: StateDep) -> Response:
+    service = request.query_params.get("service", "").strip()[:200] or None
+
+    async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
+        log = await queries.change_log(st, service, 200)
+        return {"changes": list(reversed(log)), "service_filter": service or ""}
+
+    return await _render(request, st, "changes", "changes.html", build, "Changes")
+
+
+@router.get("/hosts", response_class=HTMLResponse)
+async def hosts_view(request: Request, st: StateDep) -> Response:
+    async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
+        # Host reports arrive with the fleet feature (issue 13); until then the registry's own
+        # host is all this server knows.
+        return {"hosts": [], "registry_host": registry.host}
+
+    return await _render(request, st, "hosts", "hosts.html", build, "Hosts")
+
+
+@router.get("/_page/whoami")
+async def whoami(request: Request, st: StateDep) -> Response:
+    """The token the page was given, checked at once: its name and scope, or why not."""
+    try:
+        who = await principal(request, st)
+    except HttpError as exc:
+        return JSONResponse({"detail": exc.detail}, exc.status, headers=NO_STORE)
+    if who is None:
+        return JSONResponse({"name": None, "scope": None, "write_auth": st.settings.write_auth})
+    return JSONResponse(
+        {"name": who.name, "scope": who.scope, "can_write": who.can_write},
+        headers=NO_STORE,
     )
-    return ctx
 
 
-@router.get("/", include_in_schema=False, response_class=HTMLResponse)
-async def index(request: Request, st: StateDep) -> HTMLResponse:
-    if request.query_params.get("part") == "topology":  # the live page redraws it from this
-        await check_read(request, st)
-        t = topology(await queries.registry_of(st))
-        html = _templates().get_template("topology.svg").render(t=t)
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
-    html = _templates().get_template("index.html").render(**await _context(st))
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+
+@cache
+def _asset(name: str) -> tuple[bytes, bytes, str] | None:
+    """A static file, read once and gzipped once (they change only with a release): serving
+    them from memory skips the thread pool a file response needs, which a loaded machine
+    made cost 100-250 ms per file on the first load."""
+    import gzip
+
+    path = HERE / "static" / name
+    kind = _TYPES.get(path.suffix)
+    if kind is None or "/" in name or not path.is_file():
+        return None
+    body = path.read_bytes()
+    return body, gzip.compress(body, 9, mtime=0), kind
+
+
+@router.get("/static/{name}")
+async def static(name: str, request: Request) -> Response:
+    """Cache-Control is the edge's (`edge.Edge`): immutable when the link carries `?v=`."""
+    found = _asset(name)
+    if found is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    body, packed, kind = found
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(packed, media_type=kind, headers=headers)
+    return Response(body, media_type=kind, headers={"Vary": "Accept-Encoding"})
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    found = _asset("favicon.svg")
+    assert found is not None
+    return Response(
+        found[0], media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )

@@ -1,396 +1,175 @@
-/* portreg web page: filtering, sorting, details, live updates, write actions.
-   Plain JavaScript, no build step. The server renders the first paint; this file takes over. */
+/* portreg web page: live updates, write actions, shortcuts. Plain JavaScript, no build step.
+   Every view is rendered by the server and works without this file; this file only enhances it.
+   Live updates fetch what changed (one table row, or the current view's <main>) and patch the
+   DOM in place (morph), so the element that has focus stays the same element. */
 (() => {
   "use strict";
   const API = "/api/v1";
   const TOKEN_KEY = "portreg.token";
-  const ENVS = ["development", "staging", "production"];
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
-  const esc = (v) =>
-    String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-  const portText = (p) => (p === null || p === undefined ? "TBD" : String(p));
+  const view = document.body.dataset.view;
+  const state = { lastId: null, who: null };
 
-  const state = {
-    services: new Map(), // id -> {service, name, protocol, status, notes, purpose, ports:{env: port}}
-    ranges: null,
-    audit: null,
-    policy: null,
-    sort: { key: "name", dir: 1 },
-    lastId: null,
-    open: null, // id of the service shown in the dialog
-  };
-
-  // ---------- data
+  // ---------- token and requests
 
   function token() {
     try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch { return ""; }
   }
+  function authHeader() {
+    const t = token();
+    return t ? { Authorization: "Bearer " + t } : {};
+  }
+
+  function friendly(err, status) {
+    // the API's messages are the CLI's; only the transport's own wording is replaced here
+    if (err instanceof TypeError) return "the server did not answer (connection lost?); nothing was changed";
+    return err.message || `HTTP ${status}`;
+  }
 
   async function api(path, opts = {}) {
-    const headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
-    const t = token();
-    if (t) headers.Authorization = "Bearer " + t;
+    const headers = Object.assign({ Accept: "application/json" }, authHeader(), opts.headers || {});
     let body = opts.body;
-    if (body !== undefined && typeof body !== "string") {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(body);
-    }
+    if (body !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(body); }
     const res = await fetch(API + path, { method: opts.method || "GET", headers, body, cache: "no-store" });
     let data = null;
     try { data = await res.json(); } catch { data = null; }
     if (!res.ok) {
-      const err = new Error((data && data.detail) || `HTTP ${res.status} ${res.statusText}`);
+      let detail = (data && data.detail) || `HTTP ${res.status} ${res.statusText}`;
+      if (typeof detail !== "string") detail = JSON.stringify(detail);
+      // pydantic's "String should match pattern '^…'" says nothing to a person
+      detail = detail.replace(/body\.(\w+): String should match pattern '[^']*'/g,
+        (_, f) => `${f}: use letters, digits, spaces, dots, dashes or underscores`);
+      const err = new Error(detail);
       err.status = res.status;
       throw err;
     }
     return data;
   }
 
-  function setRows(rows, grouped = null) {
-    const map = new Map();
-    for (const s of grouped || []) map.set(s.service, s);
-    for (const r of rows) {
-      let s = map.get(r.service);
-      if (!s) {
-        s = { service: r.service, name: r.name, protocol: r.protocol, transport: r.transport,
-              status: r.status, notes: r.notes, purpose: r.purpose, ports: {} };
-        map.set(r.service, s);
+  async function part(url, which) {
+    const res = await fetch(url, { headers: Object.assign({ "X-Portreg-Part": which }, authHeader()), cache: "no-store" });
+    if (!res.ok) { const e = new Error(`HTTP ${res.status}`); e.status = res.status; throw e; }
+    return res.text();
+  }
+
+  // ---------- morph: make `from` look like `to`, keeping nodes (and so focus) where it can
+
+  function keyOf(n) { return n.nodeType === 1 ? (n.dataset && n.dataset.id) || n.id || null : null; }
+
+  function morph(from, to) {
+    if (from.nodeType !== 1) return;
+    for (const a of Array.from(from.attributes)) {
+      if (!to.hasAttribute(a.name) && !(a.name === "open" && from.tagName === "DETAILS") &&
+          !(a.name === "disabled" && from.tagName === "FIELDSET")) from.removeAttribute(a.name);
+    }
+    for (const a of Array.from(to.attributes)) {
+      if (a.name === "disabled" && from.tagName === "FIELDSET") continue; // enabled by script
+      if (a.name === "value" && from === document.activeElement) continue;
+      if (from.getAttribute(a.name) !== a.value) from.setAttribute(a.name, a.value);
+    }
+    if (from.tagName === "FIELDSET") from.disabled = false;
+    morphChildren(from, to);
+  }
+
+  function morphChildren(from, to) {
+    // match first (keyed by data-id/id, the rest in order by type and tag), drop what is gone,
+    // then place: a node already in order is never moved, because moving a node blurs it
+    const olds = Array.from(from.childNodes), news = Array.from(to.childNodes);
+    const byKey = new Map();
+    for (const o of olds) { const k = keyOf(o); if (k) byKey.set(k, o); }
+    const plain = olds.filter((o) => !keyOf(o));
+    let p = 0;
+    const matches = news.map((n) => {
+      const k = keyOf(n);
+      if (k) { const o = byKey.get(k); if (o && o.tagName === n.tagName) { byKey.delete(k); return o; } return null; }
+      while (p < plain.length) {
+        const o = plain[p++];
+        if (o.nodeType === n.nodeType && (n.nodeType !== 1 || o.tagName === n.tagName)) return o;
       }
-      s.ports[r.environment] = r.port;
-    }
-    const before = state.services;
-    state.services = map;
-    const changed = new Set();
-    for (const [id, s] of map) {
-      const old = before.get(id);
-      if (!old || JSON.stringify(old) !== JSON.stringify(s)) changed.add(id);
-    }
-    return changed;
-  }
-
-  function shown(s, env) {
-    if (env) return [env, s.ports[env] ?? null];
-    if (s.ports.development !== undefined && s.ports.development !== null) return ["development", s.ports.development];
-    for (const [e, p] of Object.entries(s.ports)) if (p !== null) return [e, p];
-    return [Object.keys(s.ports)[0] || "development", null];
-  }
-
-  function environments() {
-    const extra = new Set();
-    for (const s of state.services.values()) for (const e of Object.keys(s.ports)) if (!ENVS.includes(e)) extra.add(e);
-    return ENVS.concat([...extra].sort());
-  }
-
-  // ---------- the registry table
-
-  const cmpText = (a, b) => String(a).localeCompare(String(b), undefined, { sensitivity: "base", numeric: true });
-
-  function sortValue(s, key, env) {
-    switch (key) {
-      case "port": return shown(s, env)[1];
-      case "env": return shown(s, env)[0];
-      case "notes": return s.notes || s.purpose || "";
-      default: return s[key] ?? "";
-    }
-  }
-
-  function matches(s, q, env, status) {
-    if (env && !(env in s.ports)) return false;
-    if (status && s.status !== status) return false;
-    if (!q) return true;
-    const hay = [s.service, s.name, s.notes, s.purpose, s.protocol, s.status,
-      ...Object.entries(s.ports).map(([e, p]) => `${e} ${portText(p)}`)].join(" ").toLowerCase();
-    return q.split(/\s+/).every((w) => hay.includes(w));
-  }
-
-  function rowHTML(s, env) {
-    const [e, p] = shown(s, env);
-    const others = env ? "" : Object.entries(s.ports)
-      .filter(([oe, op]) => oe !== e && op !== null)
-      .map(([oe, op]) => `<small>${esc(oe)} ${esc(op)}</small>`).join("");
-    return `<tr data-id="${esc(s.service)}">` +
-      `<th scope="row"><button type="button" class="open" data-open="${esc(s.service)}">${esc(s.name)}</button></th>` +
-      `<td class="port">${esc(portText(p))}${others}</td>` +
-      `<td>${esc(s.protocol)}</td>` +
-      `<td><span class="status status-${esc(s.status)}">${esc(s.status)}</span></td>` +
-      `<td>${esc(e)}</td>` +
-      `<td>${esc(s.notes || s.purpose)}</td></tr>`;
-  }
-
-  function renderTable(flash) {
-    const q = $("#q").value.trim().toLowerCase();
-    const env = $("#f-env").value;
-    const status = $("#f-status").value;
-    const { key, dir } = state.sort;
-    const list = [...state.services.values()].filter((s) => matches(s, q, env, status));
-    list.sort((a, b) => {
-      const va = sortValue(a, key, env), vb = sortValue(b, key, env);
-      if (va === null && vb === null) return cmpText(a.name, b.name);
-      if (va === null) return 1; // TBD last, whichever the direction
-      if (vb === null) return -1;
-      const c = typeof va === "number" && typeof vb === "number" ? va - vb : cmpText(va, vb);
-      return c * dir || cmpText(a.name, b.name);
+      return null;
     });
-    $("#services tbody").innerHTML = list.map((s) => rowHTML(s, env)).join("") ||
-      `<tr class="empty"><td colspan="6">No service matches.</td></tr>`;
-    const total = state.services.size;
-    $("#count").textContent = list.length === total ? `${total} services` : `${list.length} of ${total} services`;
-    if (flash) for (const id of flash) {
-      const tr = document.querySelector(`#services tr[data-id="${CSS.escape(id)}"]`);
-      if (tr) { tr.classList.add("flash"); setTimeout(() => tr.classList.remove("flash"), 2500); }
-    }
+    const kept = new Set(matches.filter(Boolean));
+    for (const o of olds) if (!kept.has(o)) from.removeChild(o);
+    let cursor = from.firstChild;
+    news.forEach((n, i) => {
+      let node = matches[i];
+      if (node) {
+        if (n.nodeType === 1) morph(node, n);
+        else if (node.nodeValue !== n.nodeValue) node.nodeValue = n.nodeValue;
+      } else node = document.importNode(n, true);
+      if (node === cursor) cursor = cursor.nextSibling;
+      else from.insertBefore(node, cursor);
+    });
   }
 
-  function setSort(key) {
-    state.sort = state.sort.key === key ? { key, dir: -state.sort.dir } : { key, dir: 1 };
-    for (const th of $$("#services thead th")) {
-      th.setAttribute("aria-sort", th.dataset.key === key ? (state.sort.dir > 0 ? "ascending" : "descending") : "none");
-    }
-    renderTable();
+  function fragment(html, wrap = "div") {
+    const t = document.createElement("template");
+    t.innerHTML = wrap === "tbody" ? `<table><tbody>${html}</tbody></table>` : html;
+    return wrap === "tbody" ? t.content.querySelector("tr") : t.content;
   }
 
-  function renderFilters() {
-    const sel = $("#f-env");
-    const cur = sel.value;
-    const envs = environments();
-    if ([...sel.options].slice(1).map((o) => o.value).join() !== envs.join()) {
-      sel.innerHTML = `<option value="">all</option>` + envs.map((e) => `<option>${esc(e)}</option>`).join("");
-      sel.value = envs.includes(cur) ? cur : "";
-      $("#env-list").innerHTML = envs.map((e) => `<option value="${esc(e)}">`).join("");
-    }
-  }
-
-  // ---------- ranges
-
-  function renderRanges() {
-    const r = state.ranges;
-    if (!r) return;
-    $("#range-span").textContent = `${r.start}–${r.end}`;
-    $("#range-next").textContent = portText(r.next);
-    $("#range-assigned").textContent = r.assigned.length;
-    $("#range-reserved").textContent = r.reserved.length;
-    $("#range-avoided").textContent = r.avoided.length;
-    $("#range-free").textContent = r.free;
-    if (state.policy) $("#avoid-list").textContent = state.policy.avoid.join(", ");
-    const n = r.end - r.start + 1;
-    const cols = Math.min(100, n);
-    const rows = Math.ceil(n / cols);
-    const cell = 10, labelW = 52;
-    const kinds = new Map();
-    for (const p of r.avoided) kinds.set(p, "avoided");
-    for (const p of r.reserved) kinds.set(p, "reserved");
-    for (const p of r.assigned) kinds.set(p, "assigned");
-    let marks = "";
-    for (let row = 0; row < rows; row++) {
-      const y = row * cell;
-      const first = r.start + row * cols;
-      const width = Math.min(cols, r.end - first + 1) * cell;
-      marks += `<text x="${labelW - 6}" y="${y + cell - 1.5}" class="strip-label" text-anchor="end">${first}</text>`;
-      marks += `<rect class="free" x="${labelW}" y="${y + 0.5}" width="${width}" height="${cell - 1}"/>`;
-    }
-    // merge runs of the same kind on one row into one rect
-    const sorted = [...kinds.keys()].sort((a, b) => a - b);
-    for (let i = 0; i < sorted.length;) {
-      const p = sorted[i], kind = kinds.get(p), row = Math.floor((p - r.start) / cols);
-      let j = i + 1;
-      while (j < sorted.length && sorted[j] === sorted[j - 1] + 1 && kinds.get(sorted[j]) === kind &&
-             Math.floor((sorted[j] - r.start) / cols) === row) j++;
-      const x = labelW + ((p - r.start) % cols) * cell;
-      const names = sorted.slice(i, j);
-      marks += `<rect class="${kind}" x="${x}" y="${row * cell + 0.5}" width="${(j - i) * cell}" height="${cell - 1}">` +
-        `<title>${names.length > 1 ? names[0] + "–" + names[names.length - 1] : names[0]}: ${kind}</title></rect>`;
-      i = j;
-    }
-    if (r.next !== null) {
-      const off = r.next - r.start, x = labelW + (off % cols) * cell, y = Math.floor(off / cols) * cell;
-      marks += `<rect class="next" x="${x - 1}" y="${y - 0.5}" width="${cell + 2}" height="${cell + 1}"><title>${r.next}: next port</title></rect>`;
-    }
-    $("#range-strip").innerHTML =
-      `<svg viewBox="0 0 ${labelW + cols * cell + 4} ${rows * cell + 2}" preserveAspectRatio="xMinYMin meet" role="presentation">${marks}</svg>`;
-  }
-
-  // ---------- environments, audit, changes, topology
-
-  function renderEnvironments() {
-    const list = [...state.services.values()].sort((a, b) => cmpText(a.name, b.name));
-    $("#env-grid").innerHTML = environments().map((e) => {
-      const items = list.filter((s) => e in s.ports).map((s) =>
-        `<li><span>${esc(s.name)}</span> <strong class="${s.ports[e] === null ? "tbd" : ""}">${esc(portText(s.ports[e]))}</strong></li>`).join("");
-      return `<div class="card env" data-env="${esc(e)}"><h3>${esc(e.charAt(0).toUpperCase() + e.slice(1))}</h3><ul>${items || '<li class="tbd">no services yet</li>'}</ul></div>`;
-    }).join("");
-  }
-
-  function renderAudit() {
-    const a = state.audit;
-    if (!a) return;
-    $("#audit-last").textContent = a.last_audit || "never";
-    $("#audit-next").textContent = a.next_audit;
-    $("#audit-checklist").innerHTML = (a.summary.checklist || []).map((c, i) =>
-      `<li><input type="checkbox" disabled ${c.ok ? "checked" : ""} id="chk-${i + 1}"><label for="chk-${i + 1}">${esc(c.item)}</label></li>`).join("");
-    $("#audit-findings").innerHTML = a.findings.map((f) =>
-      `<li class="sev-${esc(f.severity)}"><strong>${esc(f.severity)}</strong> <code>${esc(f.code)}</code> ${esc(f.message)}` +
-      (f.hint ? ` <span class="hint">— ${esc(f.hint)}</span>` : "") + "</li>").join("") || '<li class="ok">No findings.</li>';
-  }
-
-  function changeHTML(c) {
-    const ports = c.old !== null || c.new !== null ? ` ${portText(c.old)} → ${portText(c.new)}` : "";
-    return `<li><time datetime="${esc(c.at)}">${esc(c.at)}</time> <strong>${esc(c.action)}</strong> ` +
-      `${esc(c.service || "registry")}${c.environment ? " (" + esc(c.environment) + ")" : ""}${esc(ports)}` +
-      ` <span class="who">by ${esc(c.who)}</span>${c.reason ? ` — <em>${esc(c.reason)}</em>` : ""}</li>`;
-  }
-
-  function renderChanges(list) {
-    $("#change-log").innerHTML = list.slice().reverse().map(changeHTML).join("") || "<li>No changes yet.</li>";
-  }
-
-  async function refreshTopology() {
-    try {
-      const res = await fetch("/?part=topology", { cache: "no-store", headers: authHeader() });
-      if (res.ok) $("#topology-box").innerHTML = await res.text();
-    } catch { /* the stream's badge already says the server is away */ }
-  }
-
-  function authHeader() {
-    const t = token();
-    return t ? { Authorization: "Bearer " + t } : {};
-  }
-
-  let refreshing = null, again = false;
-  async function refreshAll() {
-    if (refreshing) { again = true; return refreshing; }
-    refreshing = (async () => {
-      try {
-        const [rows, ranges, audit, policy, changes] = await Promise.all([
-          api("/services"), api("/ranges"), api("/audit"), api("/policy"), api("/changes?limit=20"),
-        ]);
-        const changed = setRows(rows);
-        Object.assign(state, { ranges, audit, policy });
-        renderFilters();
-        renderTable(changed);
-        renderRanges();
-        renderEnvironments();
-        renderAudit();
-        renderChanges(changes);
-        if (state.open && $("#detail").open) openDetail(state.open, false);
-        document.body.dataset.loaded = "1";
-        $("#needs-token")?.remove();
-      } catch (err) {
-        if (err.status === 401 || err.status === 403) showNotice(err.message);
-      } finally {
-        refreshing = null;
-        if (again) { again = false; refreshAll(); }
-      }
-    })();
-    return refreshing;
-  }
-
-  function showNotice(text) {
-    let n = $("#needs-token");
-    if (!n) { n = document.createElement("p"); n.id = "needs-token"; n.className = "notice"; $("main").prepend(n); }
-    n.textContent = text;
-  }
-
-  // ---------- the detail dialog
-
-  const field = (label, value, code = false) => value
-    ? `<dt>${esc(label)}</dt><dd>${code ? `<code>${esc(value)}</code>` : esc(value)}</dd>` : "";
-
-  async function openDetail(id, show = true) {
-    const dlg = $("#detail");
-    state.open = id;
-    for (const f of $$("#detail form[data-action]")) f.dataset.service = id;
-    if (show) {
-      $("#detail-h").textContent = state.services.get(id)?.name || id;
-      $("#detail-body").innerHTML = '<p aria-busy="true">Loading…</p>';
-      for (const p of $$("#detail .result")) { p.textContent = ""; p.className = "result"; }
-      if (!dlg.open) dlg.showModal();
-    }
-    let d;
-    try { d = await api(`/services/${encodeURIComponent(id)}`); } catch (err) {
-      $("#detail-body").innerHTML = `<p class="error">${esc(err.message)}</p>`;
-      return;
-    }
-    $("#detail-h").textContent = `${d.name} (${d.service})`;
-    const ports = Object.entries(d.ports).map(([e, p]) => `<li>${esc(e)}: <strong>${esc(portText(p))}</strong></li>`).join("");
-    const conns = Object.entries(d.connection_strings || {}).map(([k, v]) => `<li><code>${esc(k)}=${esc(v)}</code></li>`).join("");
-    const deps = (d.depends_on || []).map((x) => `<li><button type="button" class="linkish" data-open="${esc(x)}">${esc(state.services.get(x)?.name || x)}</button></li>`).join("");
-    const conf = (d.configuration || []).map((c) => `<pre><code data-lang="${esc(c.lang)}">${esc(c.text)}</code></pre>`).join("");
-    const hist = (d.history || []).slice().reverse().map((h) =>
-      `<tr><td>${esc(h.at)}</td><td>${esc(h.action)}</td><td>${esc(h.environment)}</td><td>${esc(portText(h.old))} → ${esc(portText(h.new))}</td><td>${esc(h.who)}</td><td>${esc(h.reason)}</td></tr>`).join("");
-    $("#detail-body").innerHTML =
-      `<dl class="facts">${field("Status", d.status)}${field("Protocol", `${d.protocol} over ${d.transport}`)}` +
-      `<dt>Ports</dt><dd><ul class="inline">${ports || "<li>none</li>"}</ul></dd>` +
-      field("Service", d.description) + field("Notes", d.notes) + field("Purpose", d.purpose) +
-      field("Process", d.process) + field("Deployment", d.deployment) + field("Health check", d.health_check, true) +
-      field("TLS", d.tls) + field("Connections", d.connections) +
-      (conns ? `<dt>Connection strings</dt><dd><ul>${conns}</ul></dd>` : "") +
-      `<dt>Dependencies</dt><dd>${deps ? `<ul class="inline">${deps}</ul>` : "none"}</dd></dl>` +
-      (conf ? `<h3>Configuration</h3>${conf}` : "") +
-      `<h3>History of its ports</h3>` + (hist
-        ? `<div class="table-wrap"><table class="history"><thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Env</th><th scope="col">Port</th><th scope="col">Who</th><th scope="col">Reason</th></tr></thead><tbody>${hist}</tbody></table></div>`
-        : "<p>No recorded changes.</p>");
-    if (show) {
-      const first = Object.entries(d.ports).find(([, p]) => p !== null);
-      if (first) { $("#move-env").value = first[0]; $("#release-env").value = first[0]; }
-    }
-  }
-
-  // ---------- write actions
-
-  function formValues(form) {
-    const out = {};
-    for (const el of form.elements) if (el.name && el.value.trim() !== "") out[el.name] = el.value.trim();
-    return out;
-  }
-
-  async function submitAction(form) {
-    const result = $(".result", form);
-    const v = formValues(form);
-    const action = form.dataset.action;
-    const button = $("button[type=submit]", form);
-    result.className = "result";
-    result.textContent = "…";
-    button.disabled = true;
-    try {
-      let text;
-      if (action === "assign") {
-        const r = await api("/assignments", { method: "POST", body: v });
-        text = r.created ? `Assigned ${r.service} → ${r.port} (${r.environment}).` : `${r.service} already has ${r.port} in ${r.environment}.`;
-      } else if (action === "reserve") {
-        const body = { service: v.service, purpose: v.purpose || "" };
-        if (v.port) body.port = Number(v.port);
-        const r = await api("/reservations", { method: "POST", body });
-        text = `Reserved ${r.port} for ${r.service}.`;
-      } else if (action === "move") {
-        const r = await api(`/services/${encodeURIComponent(form.dataset.service)}/move`, {
-          method: "POST", body: { port: Number(v.port), reason: v.reason || "", environment: v.environment } });
-        text = `Moved ${r.service} (${r.environment}) ${portText(r.old)} → ${r.new}.`;
-      } else if (action === "release") {
-        const r = await api(`/assignments/${encodeURIComponent(form.dataset.service)}/${encodeURIComponent(v.environment)}`, { method: "DELETE" });
-        text = `Released ${r.service} in ${r.environment}.`;
-      }
-      result.classList.add("ok");
-      result.textContent = text;
-      await refreshAll();
-    } catch (err) {
-      result.classList.add("error");
-      const why = err.status === 401 || err.status === 403
-        ? `${err.message} — nothing was changed. Enter a write token under “Write access”.`
-        : err.message;
-      result.textContent = why;
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  function showTokenState() {
-    $("#token-state").textContent = token()
-      ? "A token is set for this tab (sessionStorage); writes send it as Authorization: Bearer."
-      : "No token: the page is read-only. Create one with `portreg token create --scope write`. It stays in this tab only (sessionStorage).";
+  function morphInto(el, html) {
+    const box = document.createElement(el.tagName);
+    box.appendChild(fragment(html));
+    morphChildren(el, box);
+    enhance(el);
   }
 
   // ---------- live updates
+
+  let refreshTimer = null, pendingRows = new Set(), wantMain = false;
+  function schedule() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(flush, 40);
+  }
+
+  async function flush() {
+    const rows = [...pendingRows], main = wantMain;
+    pendingRows = new Set(); wantMain = false;
+    try {
+      const jobs = [part(location.pathname + location.search, "summary").then((h) => morphInto($("#summary"), h))];
+      if (main) jobs.push(refreshMain());
+      else for (const id of rows) jobs.push(refreshRow(id));
+      await Promise.all(jobs);
+    } catch (err) {
+      if (err.status === 401) showNotice("reads need a token: enter one under “write: off” above");
+    }
+  }
+
+  async function refreshMain() {
+    const html = await part(location.pathname + location.search, "main");
+    morphInto($("#main"), html);
+    document.body.dataset.loaded = "1";
+  }
+
+  async function refreshRow(id) {
+    const tbody = $("#services tbody");
+    if (!tbody) return;
+    const res = await fetch(`/services/${encodeURIComponent(id)}`, { headers: Object.assign({ "X-Portreg-Part": "row" }, authHeader()), cache: "no-store" });
+    const old = tbody.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+    if (res.status === 404) { if (old) old.remove(); return; }
+    if (!res.ok) return;
+    const tr = fragment(await res.text(), "tbody");
+    if (old) morph(old, tr);
+    else {
+      // a new service: place it by name (the default order); other orders get it on the next load
+      const name = $("th", tr).textContent.trim();
+      const after = $$("tr[data-id]", tbody).find((r) => $("th", r).textContent.trim().localeCompare(name, undefined, { sensitivity: "base", numeric: true }) > 0);
+      const node = document.importNode(tr, true);
+      tbody.insertBefore(node, after || null);
+      $("tr.empty", tbody)?.remove();
+    }
+    const row = tbody.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+    if (row) { row.classList.add("flash"); setTimeout(() => row.classList.remove("flash"), 2000); }
+  }
+
+  function onChange(entry) {
+    const rowsOnly = view === "services" && $("#services tbody") && entry && entry.service && location.pathname !== "/services/" + entry.service;
+    if (rowsOnly && (location.pathname === "/" || location.pathname === "/services")) pendingRows.add(entry.service);
+    else wantMain = true;
+    schedule();
+  }
 
   let es = null, failures = 0, retryTimer = null;
   function setBadge(kind) {
@@ -399,21 +178,16 @@
     b.textContent = { live: "live", reconnecting: "reconnecting…", lost: "connection lost — retrying", connecting: "connecting…" }[kind];
   }
 
-  let pending = null;
-  function onChange(entry) {
-    clearTimeout(pending);
-    pending = setTimeout(() => { refreshAll(); refreshTopology(); }, 60);
-  }
-
   let attempt = 0;
   async function connect() {
     clearTimeout(retryTimer);
     if (es) { es.close(); es = null; }
     const mine = ++attempt;
-    // EventSource cannot send an Authorization header, and a token in a URL ends up in logs:
-    // with a token set, the page trades it (in a header) for a short-lived stream ticket.
+    setBadge(failures ? "reconnecting" : "connecting");
     const params = new URLSearchParams();
     if (state.lastId !== null) params.set("last", String(state.lastId));
+    // EventSource cannot send an Authorization header, and a token in a URL ends up in logs:
+    // with a token set, the page trades it (in a header) for a short-lived stream ticket.
     if (token()) {
       try {
         const t = await api("/stream-tickets", { method: "POST" });
@@ -421,13 +195,13 @@
       } catch { /* no ticket: the stream answers 401 when reads need a token, and we retry */ }
       if (mine !== attempt) return; // a newer connect() took over while we waited
     }
-    const query = params.toString();
-    es = new EventSource(API + "/events" + (query ? "?" + query : ""));
+    const q = params.toString();
+    es = new EventSource(API + "/events" + (q ? "?" + q : ""));
     es.onopen = () => {
       const wasDown = failures > 0;
       failures = 0;
       setBadge("live");
-      if (wasDown) { refreshAll(); refreshTopology(); }
+      if (wasDown) { wantMain = true; schedule(); }
     };
     es.addEventListener("change", (ev) => {
       const id = Number(ev.lastEventId);
@@ -439,7 +213,6 @@
     es.onerror = () => {
       failures += 1;
       if (es.readyState === EventSource.CLOSED) {
-        // the browser gave up (an HTTP error): start over ourselves, from the last event seen
         setBadge("lost");
         retryTimer = setTimeout(connect, Math.min(1000 * failures, 10000));
       } else {
@@ -448,49 +221,265 @@
     };
   }
 
-  // ---------- wiring
+  function showNotice(text) {
+    let n = $("#needs-token");
+    if (!n) { n = document.createElement("p"); n.id = "needs-token"; n.className = "notice"; $("#main").prepend(n); }
+    n.textContent = text;
+  }
+
+  // ---------- write access: the token is checked when it is entered
+
+  async function checkToken() {
+    const box = $("#token-box"), label = $("#write-state"), hint = $("#token-state");
+    const openWrites = document.body.dataset.writeAuth === "open";
+    if (!token()) {
+      state.who = null;
+      box.dataset.write = openWrites ? "on" : "off";
+      label.textContent = openWrites ? "write: on (open)" : "write: off";
+      hint.textContent = "No token: the page is read-only. Create one with `portreg token create --scope write`. It stays in this tab only.";
+      return;
+    }
+    try {
+      const res = await fetch("/_page/whoami", { headers: authHeader(), cache: "no-store" });
+      const data = await res.json();
+      if (!res.ok) throw new Error(data.detail || `HTTP ${res.status}`);
+      state.who = data;
+      box.dataset.write = data.can_write ? "on" : "off";
+      label.textContent = data.can_write ? `write: on (${data.name})` : `read only (${data.name})`;
+      hint.textContent = data.can_write
+        ? `Token “${data.name}” has scope write; it stays in this tab only.`
+        : `Token “${data.name}” has scope ${data.scope}: writes need scope 'write'.`;
+    } catch (err) {
+      state.who = null;
+      box.dataset.write = "off";
+      label.textContent = "write: off (token refused)";
+      hint.textContent = `That token was not accepted: ${friendly(err)}.`;
+    }
+  }
+
+  // ---------- write actions
+
+  function values(form) {
+    const out = {};
+    for (const el of form.elements) if (el.name && !el.closest("[hidden]") && el.value.trim() !== "") out[el.name] = el.value.trim();
+    return out;
+  }
+
+  const portText = (p) => (p === null || p === undefined ? "TBD" : String(p));
+
+  async function submitAction(form) {
+    const result = $(".result", form);
+    const v = values(form);
+    const action = form.dataset.action;
+    const button = $("button[type=submit]", form);
+    result.className = "result";
+    result.textContent = "…";
+    button.disabled = true;
+    try {
+      let text, kind = "ok";
+      if (action === "assign") {
+        const environment = v.environment || v.new_environment;
+        if (!environment) throw new Error("name the new environment (or choose one)");
+        const body = { service: v.service, environment };
+        if (v.protocol) body.protocol = v.protocol;
+        const r = await api("/assignments", { method: "POST", body });
+        if (r.created) text = `Assigned ${r.service} → ${r.port} (${r.environment}).`;
+        else { text = `no change: ${r.service} already has ${r.port} in ${r.environment}.`; kind = "same"; }
+      } else if (action === "reserve") {
+        const body = { service: v.service, purpose: v.purpose || "" };
+        if (v.port) body.port = Number(v.port);
+        const r = await api("/reservations", { method: "POST", body });
+        text = `Reserved ${r.port} for ${r.service}.`;
+      } else if (action === "move") {
+        const r = await api(`/services/${encodeURIComponent(form.dataset.service)}/move`, {
+          method: "POST", body: { port: Number(v.port), reason: v.reason || "", environment: v.environment } });
+        if (r.changed) text = `Moved ${r.service} (${r.environment}) ${portText(r.old)} → ${r.new}.`;
+        else { text = `no change: ${r.service} already has ${r.new} in ${r.environment}.`; kind = "same"; }
+      } else if (action === "release") {
+        const r = await api(`/assignments/${encodeURIComponent(form.dataset.service)}/${encodeURIComponent(v.environment)}`, { method: "DELETE" });
+        text = `Released ${r.service}'s port in ${r.environment}.`;
+      }
+      result.classList.add(kind);
+      result.textContent = text;
+    } catch (err) {
+      result.classList.add("error");
+      result.textContent = err.status === 401 || err.status === 403
+        ? `${err.message} — nothing was changed. Enter a write token under “write: off” above.`
+        : friendly(err, err.status);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---------- view helpers: range map, topology, filters
+
+  function rangeMap(root) {
+    const svg = $("#range-map", root);
+    if (!svg || svg.dataset.wired) return;
+    svg.dataset.wired = "1";
+    const owners = JSON.parse($("#range-owners").textContent || "{}");
+    const d = svg.dataset, start = +d.start, end = +d.end, cols = +d.cols, cell = +d.cell, x0 = +d.x0, y0 = +d.y0;
+    const avoided = new Set(($("#avoid-list")?.textContent || "").split(/,\s*/).map(Number));
+    const info = $("#port-info"), cursor = $("#map-cursor");
+    const portAt = (ev) => {
+      const pt = svg.getBoundingClientRect();
+      const x = ev.clientX - pt.left - x0, y = ev.clientY - pt.top - y0;
+      if (x < 0 || y < 0) return null;
+      const p = start + Math.floor(y / cell) * cols + Math.floor(x / cell);
+      return Math.floor(x / cell) < cols && p <= end ? p : null;
+    };
+    const describe = (p, act) => {
+      const off = p - start;
+      cursor.setAttribute("x", x0 + (off % cols) * cell - 1);
+      cursor.setAttribute("y", y0 + Math.floor(off / cols) * cell - 1);
+      const o = owners[String(p)];
+      info.replaceChildren();
+      if (o) {
+        const a = document.createElement("a");
+        a.href = `/services/${encodeURIComponent(o.id)}`; a.textContent = o.name;
+        info.append(`${p}: `, a, ` (${o.kind}, ${o.env})`);
+      } else if (avoided.has(p)) info.append(`${p}: avoided by the policy`);
+      else {
+        info.append(`${p}: free — `);
+        const b = document.createElement("button");
+        b.type = "button"; b.textContent = `reserve ${p}`;
+        b.addEventListener("click", () => { $("#reserve-port").value = p; $("#reserve-service").focus(); });
+        info.append(b);
+        if (act) { $("#reserve-port").value = p; }
+      }
+    };
+    svg.addEventListener("mousemove", (ev) => { const p = portAt(ev); if (p !== null) describe(p, false); });
+    svg.addEventListener("click", (ev) => {
+      const p = portAt(ev);
+      if (p === null) return;
+      const o = owners[String(p)];
+      if (o) location.href = `/services/${encodeURIComponent(o.id)}`;
+      else describe(p, true);
+    });
+    const picked = Number($("#finder-port")?.value);
+    if (picked >= start && picked <= end) describe(picked, false);
+  }
+
+  let zoom = 1;
+  function topology(root) {
+    const box = $("#topology-box", root), svg = $("#topology-svg", root);
+    if (!box || !svg) return;
+    const apply = () => {
+      svg.setAttribute("width", Math.round(svg.dataset.width * zoom));
+      svg.setAttribute("height", Math.round(svg.dataset.height * zoom));
+      const out = $("#zoom-level"); if (out) out.textContent = `${Math.round(zoom * 100)}%`;
+    };
+    apply();
+    if (box.dataset.wired) return;
+    box.dataset.wired = "1";
+    $("#zoom-in")?.addEventListener("click", () => { zoom = Math.min(3, zoom * 1.25); apply(); });
+    $("#zoom-out")?.addEventListener("click", () => { zoom = Math.max(0.2, zoom / 1.25); apply(); });
+    $("#zoom-reset")?.addEventListener("click", () => { zoom = 1; apply(); });
+    let drag = null;
+    box.addEventListener("pointerdown", (ev) => {
+      if (ev.target.closest("a")) return;
+      drag = { x: ev.clientX, y: ev.clientY, l: box.scrollLeft, t: box.scrollTop };
+      box.classList.add("dragging");
+    });
+    window.addEventListener("pointermove", (ev) => {
+      if (!drag) return;
+      box.scrollLeft = drag.l - (ev.clientX - drag.x);
+      box.scrollTop = drag.t - (ev.clientY - drag.y);
+    });
+    window.addEventListener("pointerup", () => { drag = null; box.classList.remove("dragging"); });
+    // a wide drawing starts scrolled to the node asked for (#node-ID), else to the top layer's
+    // first node: a layer is centred, so at scroll 0 a wide one would show empty space
+    const target = (location.hash.startsWith("#node-") && document.getElementById(location.hash.slice(1))) ||
+      $("a.node", svg);
+    if (target) {
+      const b = box.getBoundingClientRect(), r = target.getBoundingClientRect();
+      box.scrollLeft += r.left - b.left - box.clientWidth / 2 + r.width / 2;
+      box.scrollTop += r.top - b.top - (target.id === location.hash.slice(1) ? box.clientHeight / 2 : 40);
+    }
+  }
+
+  let filterTimer = null;
+  function liveFilter(form) {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(async () => {
+      const params = new URLSearchParams(new FormData(form));
+      for (const [k, val] of [...params]) if (!val || (k === "sort" && val === "name") || (k === "dir" && val === "asc")) params.delete(k);
+      const url = form.getAttribute("action") + (params.toString() ? "?" + params : "");
+      history.replaceState(null, "", url);
+      try { await refreshMain(); } catch { /* the badge tells */ }
+    }, 150);
+  }
+
+  function enhance(root) {
+    for (const fs of $$("fieldset.needs-js", root)) fs.disabled = false;
+    rangeMap(root);
+    topology(root);
+  }
+
+  // ---------- wiring (delegated, so parts swapped in later work too)
 
   function init() {
-    const initial = JSON.parse($("#initial").textContent || "null");
-    if (initial) {
-      setRows([], initial.services);
-      Object.assign(state, { ranges: initial.ranges, audit: initial.audit, policy: initial.policy });
-      state.lastId = initial.event_id ?? null;
-      renderRanges();
-      document.body.dataset.loaded = "1";
-    }
-    $("#q").addEventListener("input", () => renderTable());
-    $("#f-env").addEventListener("change", () => renderTable());
-    $("#f-status").addEventListener("change", () => renderTable());
-    for (const th of $$("#services thead th")) $("button", th).addEventListener("click", () => setSort(th.dataset.key));
-    document.addEventListener("click", (ev) => {
-      const b = ev.target.closest("[data-open]");
-      if (b) openDetail(b.dataset.open);
+    const id = document.body.dataset.eventId;
+    state.lastId = id ? Number(id) : null;
+    enhance(document);
+    document.addEventListener("submit", (ev) => {
+      const f = ev.target;
+      if (f.matches("form[data-action]")) { ev.preventDefault(); submitAction(f); }
+      else if (f.matches("form.filters")) { ev.preventDefault(); liveFilter(f); }
     });
-    $("#detail").addEventListener("close", () => {
-      const id = state.open;
-      state.open = null;
-      const back = id && document.querySelector(`#services [data-open="${CSS.escape(id)}"]`);
-      if (back) back.focus();
+    document.addEventListener("input", (ev) => {
+      const f = ev.target.form;
+      if (!f) return;
+      if (f.matches("form[data-action]")) { const r = $(".result", f); r.textContent = ""; r.className = "result"; }
+      if (f.matches("form.filters")) liveFilter(f);
     });
-    for (const f of $$("form[data-action]")) f.addEventListener("submit", (ev) => { ev.preventDefault(); submitAction(f); });
-    $("#token-form").addEventListener("submit", (ev) => {
+    document.addEventListener("change", (ev) => {
+      const el = ev.target;
+      if (el.dataset && el.dataset.newEnv) {
+        const box = document.getElementById(el.dataset.newEnv).closest(".field");
+        box.hidden = el.value !== "";
+        if (!box.hidden) $("input", box).focus();
+      }
+    });
+    document.addEventListener("click", async (ev) => {
+      const b = ev.target.closest("button.copy");
+      if (!b) return;
+      try { await navigator.clipboard.writeText(b.dataset.copy); b.dataset.done = "1"; b.setAttribute("aria-label", "Copied"); }
+      catch { window.prompt("Copy:", b.dataset.copy); }
+    });
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "/" && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !ev.target.closest("input, textarea, select")) {
+        const q = $("#q");
+        if (q) { ev.preventDefault(); q.focus(); q.select(); }
+      }
+      if (ev.key === "Escape") {
+        for (const d of $$("details.menu[open], details.token[open]")) {
+          const inside = d.contains(document.activeElement);
+          d.open = false;
+          if (inside) $("summary", d).focus(); // back to where the menu was opened from
+        }
+      }
+    });
+    $("#token-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const v = $("#token").value.trim();
       try { if (v) sessionStorage.setItem(TOKEN_KEY, v); } catch { /* storage disabled */ }
       $("#token").value = "";
-      showTokenState();
-      if (!initial) refreshAll();
+      await checkToken();
+      if ($("#needs-token")) { try { await refreshMain(); } catch { /* notice stays */ } }
       connect(); // again, with the token
     });
     $("#token-clear").addEventListener("click", () => {
       try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage disabled */ }
-      showTokenState();
+      checkToken();
     });
-    showTokenState();
-    api("/changes?limit=20").then(renderChanges, () => {});
-    if (!initial) refreshAll();
+    checkToken();
+    if ($("#needs-token") && token()) {
+      Promise.all([refreshMain(), part(location.pathname + location.search, "summary").then((h) => morphInto($("#summary"), h))])
+        .catch(() => showNotice("That token cannot read this registry; enter another under “write: off” above."));
+    }
     connect();
+    document.body.dataset.loaded = "1";
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
