@@ -16,6 +16,7 @@ import pytest
 from portreg import store
 from portreg.model import Registry, Service
 from tests.conftest import portreg_cmd
+from tests.server.conftest import run_async
 
 HOLD = (
     "import socket, sys\n"
@@ -47,7 +48,7 @@ async def _session(tmp_path: Path, args: list[str], calls: list[tuple[str, dict[
 
 
 def _drive(tmp_path: Path, args: list[str], *calls: tuple[str, dict[str, Any]]) -> Any:
-    return asyncio.run(asyncio.wait_for(_session(tmp_path, args, list(calls)), 60))
+    return run_async(asyncio.wait_for(_session(tmp_path, args, list(calls)), 60))
 
 
 def _text(result: Any) -> str:

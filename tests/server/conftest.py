@@ -171,7 +171,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         s.stop()
 
 
-def _run(coro: Any) -> Any:
+def run_async(coro: Any) -> Any:
     """asyncio.run in a thread of its own: Playwright's sync API keeps a loop running in the
     main thread once a browser test has run, and asyncio.run refuses to nest in it."""
     import asyncio
@@ -192,7 +192,7 @@ def pg_admin() -> Iterator[str]:
         await conn.close()
 
     try:
-        _run(probe())
+        run_async(probe())
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
     yield PG_ADMIN
@@ -209,7 +209,7 @@ def _pg_exec(sql: str) -> None:
         finally:
             await conn.close()
 
-    _run(go())
+    run_async(go())
 
 
 @pytest.fixture
@@ -235,7 +235,7 @@ def pg_query(url: str, sql: str) -> list[Any]:
         finally:
             await conn.close()
 
-    return _run(go())
+    return run_async(go())
 
 
 def ensure_postgres_up() -> None:

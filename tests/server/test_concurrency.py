@@ -3,13 +3,12 @@ holds exactly those — on SQLite, on PostgreSQL, and with 4 workers on PostgreS
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import StartServer, http, pg_query
+from tests.server.conftest import StartServer, http, pg_query, run_async
 from tests.server.load import assign_many
 
 
@@ -22,7 +21,7 @@ def _check(result_ok: dict[str, int], db_rows: list[tuple[str, int]]) -> None:
 
 def test_sqlite_1000_concurrent_assignments(start_server: StartServer, tmp_path: Path) -> None:
     server = start_server()
-    result = asyncio.run(assign_many(server.api, server.token(), 50, 20))
+    result = run_async(assign_many(server.api, server.token(), 50, 20))
     assert result.errors == [] and result.exceptions == 0
     with sqlite3.connect(tmp_path / "portreg.db") as db:
         rows = db.execute("SELECT service_id, port FROM assignments").fetchall()
@@ -36,7 +35,7 @@ def test_postgres_1000_concurrent_assignments(
     start_server: StartServer, pg_url: str, workers: int
 ) -> None:
     server = start_server(workers=workers, env={"PORTREG_DATABASE_URL": pg_url})
-    result = asyncio.run(assign_many(server.api, server.token(), 50, 20))
+    result = run_async(assign_many(server.api, server.token(), 50, 20))
     assert result.errors == [] and result.exceptions == 0
     rows = pg_query(pg_url, "SELECT service_id, port FROM assignments")
     _check(result.ok, [(r["service_id"], r["port"]) for r in rows])

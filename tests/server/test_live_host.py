@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.server.conftest import Server, StartServer, http, pg_query
+from tests.server.conftest import Server, StartServer, http, pg_query, run_async
 
 SPAN = 10  # the policy range: P .. P+SPAN-1
 
@@ -185,7 +185,6 @@ def test_the_server_never_hands_out_its_own_port(start_server: StartServer) -> N
 def test_migration_0004_downgrades_to_0003s_function_and_upgrades_again(
     start_server: StartServer, pg_url: str, held: Held
 ) -> None:
-    import asyncio
 
     from alembic import command
     from alembic.config import Config
@@ -217,11 +216,11 @@ def test_migration_0004_downgrades_to_0003s_function_and_upgrades_again(
         return [r["pronargs"] for r in rows]
 
     assert arguments() == [13]
-    asyncio.run(migrate("0003", up=False))
+    run_async(migrate("0003", up=False))
     assert arguments() == [12]  # 0003's function, and only it
     (version,) = pg_query(pg_url, "SELECT version_num FROM alembic_version")
     assert version["version_num"] == "0003"
-    asyncio.run(migrate("head", up=True))
+    run_async(migrate("head", up=True))
     assert arguments() == [13]
 
     again = _start(start_server, {"PORTREG_DATABASE_URL": pg_url}, held)

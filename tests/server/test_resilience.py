@@ -24,6 +24,7 @@ from tests.server.conftest import (
     ensure_redis_up,
     http,
     pg_query,
+    run_async,
 )
 from tests.server.load import assign_many
 
@@ -211,7 +212,7 @@ def test_postgres_restart_under_load_503_then_recovery_no_duplicate_no_loss(
         return await load
 
     try:
-        result = asyncio.run(scenario())
+        result = run_async(scenario())
     finally:
         ensure_postgres_up()
     assert 503 in result.statuses, result.statuses  # the window was seen …
