@@ -278,23 +278,14 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
     # every Markdown file that reads as a page with this registry's title is one.
     page_path = _page_path(root, registry.page) if registry is not None else ""
     out = Scan(root)
-    bound = frozenset(
-        b[1:].removesuffix(END)
-        for s in (registry.services.values() if registry is not None else ())
-        for b in s.bindings
-        if b.startswith("$")
-    )
+    recorded = Recorded(registry if registry is not None else Registry())
+    bound = frozenset(recorded.env)
     if page_path and page_path not in names:
         out.texts[page_path] = ""
         out.pages.append(page_path)
         out.created.append(page_path)
     # A compose file of any name that import recorded a port in (`jigasi.yml`) is one.
-    recorded_compose = {
-        b.rpartition(":")[0]
-        for s in (registry.services.values() if registry is not None else ())
-        for b in s.bindings
-        if not b.startswith("$")
-    }
+    recorded_compose = {path for path, _owner in recorded.compose}
     for rel in names:
         env_file = is_env_file(rel)
         compose_file = not env_file and (is_compose_file(rel) or rel in recorded_compose)
