@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -16,6 +17,27 @@ DATA = Path(__file__).parent / "data"
 SEED = DATA / "seed.md"
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
+
+# PostgreSQL and Redis are one per machine, shared by every xdist worker (and by any other run of
+# this suite here). A test that restarts one of them (marked `restarts_services`) must not do it
+# under another test's open connection, so every test holds a shared lock and such a test an
+# exclusive one. The gate gives the exclusive taker priority: flock alone would let the other
+# workers' back-to-back shared locks starve it.
+_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "portreg-tests-services"
+
+
+@pytest.fixture(autouse=True)
+def _machine_services(request: pytest.FixtureRequest) -> Iterator[None]:
+    exclusive = request.node.get_closest_marker("restarts_services") is not None
+    _LOCKS.mkdir(exist_ok=True)
+    with open(_LOCKS / "gate", "a") as gate, open(_LOCKS / "use", "a") as use:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(use, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            if not exclusive:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        yield
 
 
 def portreg_cmd() -> list[str]:

@@ -140,6 +140,7 @@ def _redis_stopped() -> Iterator[None]:
         ensure_redis_up()
 
 
+@pytest.mark.restarts_services
 def test_redis_stopped_api_works_health_degraded_events_reach_same_worker(
     start_server: StartServer, redis_env: dict[str, str]
 ) -> None:
@@ -179,6 +180,7 @@ def _pg_version() -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.restarts_services
 def test_postgres_restart_under_load_503_then_recovery_no_duplicate_no_loss(
     start_server: StartServer, pg_url: str, tmp_path: Path
 ) -> None:

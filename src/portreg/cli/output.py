@@ -56,12 +56,16 @@ def _table(env: Environment, view: Table) -> None:
         no_color=not tty or "NO_COLOR" in env.environ,
         highlight=False,
     )
-    table = RichTable(title=view.title or None, caption=view.caption or None, show_lines=False)
+    # The caption is printed under the table, not as Rich's caption, which wraps to the table's
+    # width: a one-row table would break a sentence (and a grep for it) across lines.
+    table = RichTable(title=view.title or None, show_lines=False)
     for column in view.columns:
         table.add_column(column, overflow="fold")
     for row in view.rows:
         table.add_row(*(_escape(cell) for cell in row))
     console.print(table)
+    if view.caption:
+        console.print(_escape(view.caption), style="dim", soft_wrap=True)
 
 
 def _escape(cell: Any) -> str:
