@@ -13,29 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-# model.ENVIRONMENTS, DEFAULT_RANGE and DEFAULT_AVOID (a test keeps them equal; importing the
-# model is what this module avoids).
-ENVIRONMENTS = ("development", "staging", "production")
-DEFAULT_RANGE = (53000, 54999)
-DEFAULT_AVOID = (
-    22,
-    25,
-    53,
-    80,
-    443,
-    3000,
-    3306,
-    5000,
-    5432,
-    5672,
-    6379,
-    8000,
-    8080,
-    8443,
-    9000,
-    9092,
-    27017,
-)
+from portreg.vocabulary import DEFAULT_AVOID, DEFAULT_RANGE, ENVIRONMENTS
+
 _TBD = "TBD"
 
 

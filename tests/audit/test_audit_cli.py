@@ -19,8 +19,16 @@ import pytest
 from portreg.host import kernel
 from tests.conftest import Run, assert_one_line_error
 
-from ._support import codes, free_port_in, http_server, listen, quiet_range, service, today
-from ._support import write_registry as _write
+from ._support import (
+    codes,
+    free_port_in,
+    http_server,
+    listen,
+    quiet_range,
+    service,
+    today,
+    write_registry as _write,
+)
 
 REAL = {
     "postgresql": service("PostgreSQL", 5432, protocol="postgres", process="postgres",

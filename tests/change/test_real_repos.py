@@ -263,7 +263,7 @@ def test_move_and_sync_on_every_corpus_project(slug: str, tmp_path: Path) -> Non
             for _line, old_text, new_text in f.changed_lines():
                 shifted = _shift(old_text, old, target, width)
                 assert new_text == shifted, (f.path, old_text, new_text)
-        _, pending = plan.sync(work / "ports.toml", check=True)
+        pending = plan.sync(work / "ports.toml", check=True)
         assert pending == [], [p.diff() for p in pending]
         # a fresh import of the moved files finds the new port
         again = importers.merge(Registry(), _pieces(work), plan_stamp(at)).registry

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from portreg import ops
 from portreg.errors import ErrorKind, PortregError

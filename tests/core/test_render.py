@@ -8,8 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from portreg import render
 from portreg.errors import PortregError

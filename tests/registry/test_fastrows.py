@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portreg import fastrows, model, records, store
+from portreg import fastrows, records, store
 from tests.conftest import portreg_cmd
 
 REPO_REGISTRY = Path(__file__).resolve().parents[2] / "ports.toml"
@@ -49,12 +49,6 @@ def test_rows_and_json_are_the_models(text: str, environment: str | None) -> Non
     rows = fastrows.service_rows(data, environment)
     assert rows == expected
     assert "".join(fastrows.json_chunks(rows)) == json.dumps(expected, indent=2) + "\n"
-
-
-def test_the_constants_are_the_models() -> None:
-    assert fastrows.ENVIRONMENTS == model.ENVIRONMENTS
-    assert fastrows.DEFAULT_RANGE == model.DEFAULT_RANGE
-    assert fastrows.DEFAULT_AVOID == model.DEFAULT_AVOID
 
 
 POLICIES = ["", "[policy]\nrange = [100, 200]\navoid = [150]\n", "[policy]\nstep = 2\n"]

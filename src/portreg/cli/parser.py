@@ -6,7 +6,7 @@ import argparse
 from typing import Any, NoReturn
 
 from portreg.errors import PortregError
-from portreg.model import ENVIRONMENTS, STATUSES
+from portreg.vocabulary import ENVIRONMENTS, STATUSES
 
 
 class _Formatter(argparse.HelpFormatter):

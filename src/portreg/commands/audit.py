@@ -136,8 +136,7 @@ class AuditResult:
 def run(env: Environment, args: argparse.Namespace) -> AuditResult:
     from portreg.audit import LIVE_ENVIRONMENTS, audit
     from portreg.backend import open_backend
-    from portreg.host import kernel as kernel_mod
-    from portreg.host import listeners
+    from portreg.host import kernel as kernel_mod, listeners
 
     timeout = float(args.timeout)
     if not 0 < timeout <= 600:

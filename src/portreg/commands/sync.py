@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portreg.environment import Environment
 from portreg.errors import ExitCode
-from portreg.rewrite.plan import FileChange
 from portreg.views import Lines, View
+
+if TYPE_CHECKING:
+    from portreg.rewrite.plan import FileChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,15 @@ class SyncResult:
 
 
 def run(env: Environment, args: argparse.Namespace) -> SyncResult:
+    path = env.registry_path()
+    if args.check:
+        # Before the registry or any compose file is parsed: a repository whose registry and
+        # files are byte for byte those of its last clean check is clean (rewrite/cleancache).
+        from portreg.rewrite.cleancache import unchanged
+
+        if unchanged(path):
+            return SyncResult((), True)
     from portreg.rewrite.plan import sync
 
-    _registry, files = sync(env.registry_path(), bool(args.check))
+    files = sync(path, bool(args.check))
     return SyncResult(tuple(files), bool(args.check))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from portreg.model import ENVIRONMENTS
+from portreg.vocabulary import ENVIRONMENTS
 
 
 @dataclass(frozen=True, slots=True)

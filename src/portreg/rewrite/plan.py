@@ -30,12 +30,10 @@ from portreg.protocols import canonical
 from portreg.rewrite import (
     Slot,
     environment_of,
-    is_compose_file,
-    is_env_file,
-    is_markdown_file,
     line_body,
     split_lines,
 )
+from portreg.rewrite.cleancache import COMPOSE, ENV, Selector, candidates, names_in
 
 _GENERIC_PROTOCOLS = frozenset({"", "tcp", "udp", "http", "https"})
 _KEY_SUFFIX = re.compile(
@@ -258,6 +256,8 @@ class Scan:
     marked: list[str] = field(default_factory=list)  # files with portreg:begin markers
     pages: list[str] = field(default_factory=list)  # generated registry pages
     created: list[str] = field(default_factory=list)  # pages that do not exist yet
+    selector: Selector | None = None  # which files were read, and why (for the clean cache)
+    fingerprint: bytes = b""  # digest of every file read, in order
 
 
 def scan(root: Path, registry: Registry | None, files: list[str] | None = None) -> Scan:
@@ -266,38 +266,35 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
     A compose file that is not valid YAML raises PortregError naming it: nothing is written.
     """
     from portreg.rewrite import compose, envfile, repo
+    from portreg.rewrite.cleancache import Fingerprint
     from portreg.rewrite.markdown import MARKER, blocks, is_page, table_slots
 
     exclude = registry.exclude if registry is not None else ()
-    if files is None:
-        names = repo.list_files(root, exclude)
-    else:
-        names = [n for n in files if not repo.excluded(n, exclude)]
+    names = names_in(root, exclude, files)
     envs = registry.environments() if registry is not None else []
     # A registry that names its page owns that file alone (created when missing); otherwise
     # every Markdown file that reads as a page with this registry's title is one.
     page_path = _page_path(root, registry.page) if registry is not None else ""
-    out = Scan(root)
     recorded = Recorded(registry if registry is not None else Registry())
     bound = frozenset(recorded.env)
-    if page_path and page_path not in names:
-        out.texts[page_path] = ""
-        out.pages.append(page_path)
-        out.created.append(page_path)
-    # A compose file of any name that import recorded a port in (`jigasi.yml`) is one.
-    recorded_compose = {path for path, _owner in recorded.compose}
-    for rel in names:
-        env_file = is_env_file(rel)
-        compose_file = not env_file and (is_compose_file(rel) or rel in recorded_compose)
-        md = not env_file and not compose_file and is_markdown_file(rel)
-        if not (env_file or compose_file or md):
+    selector = Selector(exclude, page_path, (path for path, _owner in recorded.compose))
+    out = Scan(root, selector=selector)
+    reader = repo.Reader(root)
+    seen = Fingerprint()
+    for rel, kind in candidates(names, selector):
+        data = reader.read(rel)  # refuses a file that resolves outside `root`
+        seen.add(rel, data)
+        if rel == page_path and data is None:  # the page, to be created
+            out.texts[rel] = ""
+            out.pages.append(rel)
+            out.created.append(rel)
             continue
-        text = repo.read_text(root, rel)  # refuses a file that resolves outside `root`
+        text = repo.decode(data)
         if text is None:
             continue
-        if env_file:
+        if kind == ENV:
             found = envfile.slots(text, rel, environment_of(rel, envs), bound)
-        elif compose_file:
+        elif kind == COMPOSE:
             found = compose.slots(text, rel, environment_of(rel, envs))
         else:
             found = []
@@ -318,6 +315,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
                     continue
         out.texts[rel] = text
         out.slots.extend(found)
+    out.fingerprint = seen.value()
     return out
 
 
@@ -590,14 +588,26 @@ def move(
     return MoveReport(service.id, environment, old, port, str(registry_path), tuple(files))
 
 
-def sync(registry_path: Path, check: bool) -> tuple[Registry, list[FileChange]]:
-    """Bring every file in line with the registry (or, with `check`, only say what differs)."""
+def sync(registry_path: Path, check: bool) -> list[FileChange]:
+    """Bring every file in line with the registry (or, with `check`, only say what differs).
+
+    A check that finds nothing to change is remembered (`cleancache`): `sync --check` asks
+    `cleancache.unchanged` first and answers from that record while nothing it read changed.
+    """
     from portreg import store
 
     root = registry_path.parent
     if check:
+        try:
+            before = registry_path.read_bytes()
+        except OSError:
+            before = None  # store.load names the problem
         registry = store.load(registry_path)
-        return registry, sync_changes(scan(root, registry), registry)
+        found = scan(root, registry)
+        changed = sync_changes(found, registry)
+        if not changed and before is not None and found.selector is not None:
+            _remember_clean(registry_path, before, found)
+        return changed
     with store.locked(registry_path):
         registry = store.load(registry_path)
         found = scan(root, registry)
@@ -608,4 +618,17 @@ def sync(registry_path: Path, check: bool) -> tuple[Registry, list[FileChange]]:
                 for f in files
             ]
         )
-    return registry, files
+    return files
+
+
+def _remember_clean(registry_path: Path, before: bytes, found: Scan) -> None:
+    """Keep a clean verdict, if the registry read is the one still there (the scan's files
+    are fingerprinted as read, so their verdict is theirs whatever happened since)."""
+    from portreg.rewrite import cleancache
+
+    try:
+        unchanged = registry_path.read_bytes() == before
+    except OSError:
+        return
+    if unchanged and found.selector is not None:
+        cleancache.store(registry_path.parent, before, found.selector, found.fingerprint)

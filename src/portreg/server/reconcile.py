@@ -18,8 +18,7 @@ log = logging.getLogger("portreg.repair")
 
 
 async def one_pass(st: State) -> None:
-    from portreg import audit as auditing
-    from portreg import policy as policies
+    from portreg import audit as auditing, policy as policies
     from portreg.repair import repair_pass
     from portreg.server import hosts, reads
     from portreg.server.codec import utcnow

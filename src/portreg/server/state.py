@@ -102,8 +102,12 @@ def state_of(request: Request) -> State:
 
 def db_errors() -> tuple[type[Exception], ...]:
     """The exceptions that mean "the database cannot be reached": answered 503, never 500."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from sqlalchemy.exc import (
+        DBAPIError,
+        InterfaceError,
+        OperationalError,
+        TimeoutError as PoolTimeout,
+    )
 
     extra: list[type[Exception]] = []
     with contextlib.suppress(ImportError):

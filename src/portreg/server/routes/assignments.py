@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from portreg.model import Policy, Registry
-from portreg.ops import Outcome as CoreOutcome
-from portreg.ops import Stamp
+from portreg.ops import Outcome as CoreOutcome, Stamp
 from portreg.server import commit
 from portreg.server.deps import Writer
 from portreg.server.responses import ERRORS, json_response

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from portreg.model import Registry
-from portreg.ops import Outcome as CoreOutcome
-from portreg.ops import Stamp
+from portreg.ops import Outcome as CoreOutcome, Stamp
 from portreg.server import commit, queries
 from portreg.server.deps import Reader, Writer
 from portreg.server.responses import ERRORS, json_response, payload
