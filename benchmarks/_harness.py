@@ -54,7 +54,7 @@ def measure(
     return Timing(label, statistics.median(walls), walls[int(len(walls) * 0.9) - 1], peak / 1024)
 
 
-def peak_rss_kib(argv: Sequence[str], env: Mapping[str, str]) -> int:
+def peak_rss_kib(argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None) -> int:
     """Peak RSS of one run, read by GNU time: a child's high-water mark survives exec, so it
     must be spawned by a small process (time), not by this Python process."""
     import subprocess
@@ -64,6 +64,7 @@ def peak_rss_kib(argv: Sequence[str], env: Mapping[str, str]) -> int:
         subprocess.run(
             ["/usr/bin/time", "-o", out.name, "-f", "%M", *argv],
             env=dict(env),
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=False,

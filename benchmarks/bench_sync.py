@@ -14,6 +14,7 @@ baseline, target at most 4x) `git grep -n -E 'P1|P2|…'` of every registered po
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from _harness import Timing, clean_env, measure, table
+from _harness import Timing, clean_env, peak_rss_kib, spawn_ms, table
 from portreg import render, store
 from portreg.model import ConnectionString, Registry, Service
 
@@ -160,39 +161,37 @@ def main() -> int:
         assert drift.returncode == 1 and "group3/docker-compose.yaml" in drift.stdout, drift
         compose.write_text(clean)
 
-        rows: list[Timing] = [
-            measure(
-                "portreg sync --check (clean)",
-                [portreg, "sync", "--check"],
-                runs=opts.runs,
-                cwd=str(root),
-                env=env,
-            ),
-            measure(
-                "portreg refs 53003",
-                [portreg, "refs", "53003"],
-                runs=opts.runs,
-                cwd=str(root),
-                env=env,
-            ),
-            measure(
-                f"baseline: git grep -n of the {opts.services} ports",
-                ["git", "grep", "-n", "-E", "|".join(str(53000 + i) for i in range(opts.services))],
-                runs=opts.runs,
-                cwd=str(root),
-                env=env,
-            ),
-            measure(
-                "baseline: git ls-files | xargs grep -n 53003",
-                ["/bin/sh", "-c", "git ls-files -z | xargs -0 grep -n 53003 >/dev/null"],
-                runs=opts.runs,
-                cwd=str(root),
-                env=env,
-            ),
+        ports = "|".join(str(53000 + i) for i in range(opts.services))
+        warm_env = {**env, "XDG_CACHE_HOME": str(root.parent / f"{root.name}-cache")}
+        cold_env = {**env, "PORTREG_NO_CACHE": "1"}
+        commands: list[tuple[str, list[str], dict[str, str]]] = [
+            ("portreg sync --check, cold (no cache)", [portreg, "sync", "--check"], cold_env),
+            ("portreg sync --check, warm (clean verdict kept)", [portreg, "sync", "--check"],
+             warm_env),
+            ("portreg refs 53003", [portreg, "refs", "53003"], env),
+            (f"baseline: git grep -n of the {opts.services} ports",
+             ["git", "grep", "-n", "-E", ports], env),
+            ("baseline: git ls-files | xargs grep -n 53003",
+             ["/bin/sh", "-c", "git ls-files -z | xargs -0 grep -n 53003 >/dev/null"], env),
+        ]  # fmt: skip
+        walls: dict[str, list[float]] = {label: [] for label, _a, _e in commands}
+        for i in range(opts.runs + 2):  # interleaved rounds; the first two warm caches up
+            for label, argv, cmd_env in commands:
+                ms = spawn_ms(argv, cmd_env, str(root))
+                if i >= 2:
+                    walls[label].append(ms)
+        rows = [
+            Timing(
+                label,
+                statistics.median(walls[label]),
+                sorted(walls[label])[max(0, int(len(walls[label]) * 0.9) - 1)],
+                peak_rss_kib(argv, cmd_env, str(root)) / 1024,
+            )
+            for label, argv, cmd_env in commands
         ]
     print(
         f"repository: {tracked} tracked files ({n} written), {opts.services} services, "
-        f"{opts.runs} runs each"
+        f"median of {opts.runs} interleaved rounds"
     )
     print(
         table(
@@ -203,14 +202,16 @@ def main() -> int:
             ("command", "median ms", "p90 ms", "peak RSS MiB"),
         )
     )
-    sync_ms, grep_ms = rows[0].median_ms, rows[2].median_ms
-    ratio = sync_ms / grep_ms
-    ok = sync_ms < TARGET_MS and ratio <= RATIO
-    print(
-        f"sync --check: {sync_ms:.0f} ms median, {ratio:.1f}x `git grep` of every port "
-        f"(target <= {RATIO:.0f}x, issue 14), {sync_ms / rows[3].median_ms:.1f}x the one-port "
-        f"grep; {'meets' if ok else 'MISSES'} the targets (< {TARGET_MS:.0f} ms, <= {RATIO:.0f}x)"
-    )
+    grep_ms = rows[3].median_ms
+    ok = True
+    for t in rows[:2]:
+        ratio = t.median_ms / grep_ms
+        met = t.median_ms < TARGET_MS and ratio <= RATIO
+        ok = ok and met
+        print(
+            f"{t.label}: {t.median_ms:.0f} ms, {ratio:.1f}x `git grep` of every port "
+            f"(target <= {RATIO:.0f}x, issue 14): {'met' if met else 'MISSED'}"
+        )
     return 0 if ok else 1
 
 

@@ -42,7 +42,7 @@ def _inline(text: str) -> str:
     an autolink, and a `](javascript:` link is broken up. Other Markdown (`**bold**`, links to
     pages) is kept: imported cells keep their source, and the page must read back the same."""
     flat = " ".join(text.split()).replace("<", "&lt;")
-    return _SCRIPT_LINK.sub("]\\\\(", flat)
+    return _SCRIPT_LINK.sub("]\\\\(", flat) if "](" in flat else flat
 
 
 def _cell(text: str) -> str:
@@ -422,13 +422,18 @@ _GLYPH = {
 
 
 class _Canvas:
+    """Text and line glyphs placed by (row, column); text wins over a line on the same cell.
+
+    Kept as runs of text, and drawn row by row: a dict entry per character and a pass over
+    every cell of the bounding box were most of the page's cost at 500 services (one layer of
+    500 boxes is ~8,000 columns wide)."""
+
     def __init__(self) -> None:
-        self.chars: dict[tuple[int, int], str] = {}
+        self.texts: list[tuple[int, int, str]] = []
         self.lines: dict[tuple[int, int], set[str]] = {}
 
     def text(self, row: int, col: int, text: str) -> None:
-        for i, ch in enumerate(text):
-            self.chars[(row, col + i)] = ch
+        self.texts.append((row, col, text))
 
     def link(self, row: int, col: int, dirs: str) -> None:
         self.lines.setdefault((row, col), set()).update(dirs)
@@ -439,16 +444,24 @@ class _Canvas:
             self.link(r, col, "ud")
 
     def rows(self) -> list[str]:
-        cells = dict(self.chars)
-        for pos, dirs in self.lines.items():
-            cells.setdefault(pos, _GLYPH[frozenset(dirs)])
-        if not cells:
+        by_row: dict[int, list[tuple[int, str]]] = {}
+        for (r, c), dirs in self.lines.items():
+            by_row.setdefault(r, []).append((c, _GLYPH[frozenset(dirs)]))
+        for r, c, t in self.texts:  # after the lines, in the order drawn: later text wins
+            by_row.setdefault(r, []).append((c, t))
+        if not by_row:
             return []
-        height = max(r for r, _ in cells) + 1
-        width = max(c for _, c in cells) + 1
-        return [
-            "".join(cells.get((r, c), " ") for c in range(width)).rstrip() for r in range(height)
-        ]
+        out: list[str] = []
+        for r in range(max(by_row) + 1):
+            runs = by_row.get(r)
+            if not runs:
+                out.append("")
+                continue
+            cells = [" "] * max(c + len(t) for c, t in runs)
+            for c, t in runs:
+                cells[c : c + len(t)] = t
+            out.append("".join(cells).rstrip())
+        return out
 
 
 def layers(services: Sequence[Service]) -> list[list[Service]]:

@@ -87,7 +87,7 @@ def environment_of(filename: str, known: tuple[str, ...] | list[str] = ENVIRONME
 def is_env_file(path: str) -> bool:
     """`.env`, `.env.example`, `.env.staging`, `env.example`, `app.env`, `app.env.example`."""
     base = path.rsplit("/", 1)[-1]
-    return bool(_ENV.match(base))
+    return "env" in base and bool(_ENV.match(base))  # the test first: most names fail it
 
 
 _ENV = re.compile(
@@ -101,7 +101,8 @@ _COMPOSE = re.compile(
 
 
 def is_compose_file(path: str) -> bool:
-    return bool(_COMPOSE.match(path.rsplit("/", 1)[-1]))
+    base = path.rsplit("/", 1)[-1]
+    return ".y" in base.lower() and bool(_COMPOSE.match(base))
 
 
 def is_markdown_file(path: str) -> bool:

@@ -22,10 +22,13 @@ def list_files(root: Path, exclude: tuple[str, ...] = ()) -> list[str]:
     skips VCS, virtualenv, node_modules and cache directories. An exclude pattern is an
     fnmatch glob on the relative path (`*` crosses `/`), or a directory prefix (`tests/`).
     """
-    return [n for n in _all_files(root) if not excluded(n, exclude)]
+    names = _all_files(root)
+    return [n for n in names if not excluded(n, exclude)] if exclude else names
 
 
 def excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    if not patterns:
+        return False
     from fnmatch import fnmatchcase
 
     return any(fnmatchcase(rel, p) or (p.endswith("/") and rel.startswith(p)) for p in patterns)
