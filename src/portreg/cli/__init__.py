@@ -16,6 +16,9 @@ from portreg.errors import ExitCode, PortregError
 
 def main(argv: Sequence[str] | None = None) -> int:
     _defer_inspect()
+    from portreg import _dataclass_code
+
+    _dataclass_code.install()  # before the first @dataclass of the start-up path
     from portreg.environment import Environment
 
     return run(Environment(), list(sys.argv[1:] if argv is None else argv))

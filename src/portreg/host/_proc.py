@@ -10,21 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable
-from typing import NamedTuple
+
+from portreg.host._records import Owner
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
-
-
-class Owner(NamedTuple):
-    """The process holding a socket: pid, short name, command line, user (None = not known).
-
-    A NamedTuple, not a dataclass: making a dataclass class costs ~0.5 ms at every start-up.
-    """
-
-    pid: int
-    process: str | None
-    cmdline: str | None
-    user: str | None
 
 
 def pids(proc: str = "/proc") -> list[int]:
