@@ -152,11 +152,13 @@ def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> No
     import marshal
 
     entry = _entry(path)
+    times: list[tuple[tuple[str | int, ...], str, str]] = []
+    taken: list[tuple[Any, str | int, Any]] = []
     try:
         if _identity(os.stat(path)) != identity:
             return
-        times: list[tuple[tuple[str | int, ...], str, str]] = []
-        record = (_TAG, os.path.abspath(path), identity, _without_times(data, (), times), times)
+        _take_times(data, (), times, taken)  # in place, put back below: no copy of 2,000 tables
+        record = (_TAG, os.path.abspath(path), identity, data, times)
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
@@ -164,6 +166,9 @@ def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> No
         os.replace(tmp, entry)
     except (OSError, ValueError):
         pass
+    finally:
+        for container, key, value in taken:
+            container[key] = value
 
 
 # marshal, not pickle: it is built in (pickle's import is ~4 ms of every cached read) and
@@ -171,16 +176,30 @@ def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> No
 # the data, with the path where each one goes.
 
 
-def _without_times(value: Any, where: tuple[str | int, ...], times: list[Any]) -> Any:
-    """A copy of `value` with each date/time replaced by None and listed in `times`."""
-    if isinstance(value, dict):
-        return {k: _without_times(v, (*where, k), times) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_times(v, (*where, i), times) for i, v in enumerate(value)]
-    if isinstance(value, str | int | float | bool):
-        return value
-    times.append((where, type(value).__name__, value.isoformat()))
-    return None
+_PLAIN = (str, int, float, bool)
+
+
+def _take_times(
+    value: dict[str, Any] | list[Any],
+    where: tuple[str | int, ...],
+    times: list[Any],
+    taken: list[tuple[Any, str | int, Any]],
+) -> None:
+    """Replace each date/time in `value` by None, in place: listed in `times` (for the
+    record) and in `taken` (so the caller can put it back)."""
+    pairs = value.items() if isinstance(value, dict) else enumerate(value)
+    found: list[str | int] = []
+    for key, item in pairs:
+        if isinstance(item, _PLAIN):
+            continue
+        if isinstance(item, dict | list):
+            _take_times(item, (*where, key), times, taken)
+            continue
+        times.append(((*where, key), type(item).__name__, item.isoformat()))
+        taken.append((value, key, item))
+        found.append(key)
+    for key in found:  # after the walk: a dict is not changed while it is iterated
+        value[key] = None  # type: ignore[index]
 
 
 def _restore_times(data: dict[str, Any], times: list[Any]) -> None:
