@@ -213,11 +213,29 @@ def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
         if sid is not None and how != "recorded" and slot.port in avoid:
             sid = None
         if sid is None:
-            ids = holders.get((slot.port, slot.environment), set())
-            sid = next(iter(ids)) if len(ids) == 1 else None
+            sid = _by_port(slot, holders.get((slot.port, slot.environment), set()), names, recorded)
             how = "port" if sid is not None else ""
         out.append(Binding(slot, sid, how))
     return out
+
+
+def _by_port(slot: Slot, ids: set[str], names: Names, recorded: Recorded) -> str | None:
+    """The slot's service when only its port tells: the port's one holder, or, on a table row
+    where several services share the number (three DNS servers on 53), the holder the row
+    names. A compose entry is never bound by port to a service whose compose places import
+    recorded elsewhere: it is another service publishing the same number (the clash import
+    warned about), and moving the recorded one must leave it alone."""
+    if len(ids) > 1 and slot.kind == "markdown":
+        named = names.match(slot.owners[0]) if slot.owners else None
+        ids = {named} if named in ids else set()
+    if len(ids) != 1:
+        return None
+    sid = next(iter(ids))
+    if slot.kind == "compose":
+        places = recorded.places(sid)
+        if places and not any(f"{slot.path}:{o}" in places for o in slot.owners):
+            return None
+    return sid
 
 
 def learn(registry: Registry, sid: str, bindings: list[Binding]) -> Service:
