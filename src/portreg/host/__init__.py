@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import _socket as socket  # not `socket`: ~2.5 ms of start-up for nothing used here
 import gc
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from portreg.host._records import Listener as Listener
@@ -46,16 +46,23 @@ def json_chunks(found: list[Listener], *, lines: bool = False) -> Iterator[str]:
     return _emit(((lst[0], lst[1:4], lst[5:9], lst[9:]) for lst in found), lines=lines)
 
 
+def _same(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return key
+
+
 def _emit(
-    rows: Iterable[tuple[int, tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]],
+    rows: Iterable[tuple[int, Any, Any, Any]],
     *,
     lines: bool,
+    where_of: Callable[[Any], tuple[Any, ...]] = _same,
+    owner_of: Callable[[Any], tuple[Any, ...]] = _same,
 ) -> Iterator[str]:
     """The JSON text of (port, where, owner, rest) rows, a few large pieces at a time.
 
     The standard encoder falls back to pure Python under `indent` (~9 us a socket, plus a
     chunk list that doubles peak memory); here each group's text is built once per distinct
-    value and only the port is formatted per socket.
+    key and only the port is formatted per socket. A key is the group's values, or anything
+    `where_of` / `owner_of` turn into them (a Scan's raw address bytes, its (pid, uid)).
     """
     import json
 
@@ -75,8 +82,8 @@ def _emit(
     batch: list[str] = []
     first = True
     for port, k1, k2, k3 in rows:
-        b1 = where.get(k1) or where.setdefault(k1, block(_WHERE_F, k1))
-        b2 = owner.get(k2) or owner.setdefault(k2, block(_OWNER_F, k2))
+        b1 = where.get(k1) or where.setdefault(k1, block(_WHERE_F, where_of(k1)))
+        b2 = owner.get(k2) or owner.setdefault(k2, block(_OWNER_F, owner_of(k2)))
         # The last field of an object has no separator after it.
         b3 = rest.get(k3) or rest.setdefault(k3, block(_REST_F, k3)[:-2])
         if lines:
@@ -155,8 +162,28 @@ class Scan:
         return [new(Listener, row) for row in self._rows()]
 
     def json_chunks(self, *, lines: bool = False) -> Iterator[str]:
-        """The text `json_chunks(self.listeners())` gives, without the Listener tuples."""
-        return _emit(((r[0], r[1:4], r[5:9], r[9:]) for r in self._rows()), lines=lines)
+        """The text `json_chunks(self.listeners())` gives, without the Listener tuples (nor
+        the rows `listeners` makes them from): the groups are keyed by the raw values, and
+        their text is made from them once per distinct key."""
+        addresses, owners = self._addresses, self._owners
+
+        def where_of(key: tuple[str, str, bytes]) -> tuple[Any, ...]:
+            return key[0], addresses[key[2]], key[1]
+
+        def owner_of(key: tuple[int | None, int]) -> tuple[Any, ...]:
+            return key[0], *owners[key]
+
+        return _emit(self._keyed(), lines=lines, where_of=where_of, owner_of=owner_of)
+
+    def _keyed(self) -> Iterator[tuple[int, Any, Any, Any]]:
+        addresses, hget, pget = self._addresses, self._first.get, self._every.get
+        for (proto, family, addr, port, inode, uid, v6only), namespace in self._raws:
+            pid = hget(inode)
+            dual = False if family == "ipv4" else None if v6only is None else (
+                not v6only and addresses[addr] == "::"
+            )  # fmt: skip
+            pids = pget(inode) or ((pid,) if pid is not None else ())
+            yield port, (proto, family, addr), (pid, uid), (namespace, uid, dual, pids)
 
 
 def scan(
