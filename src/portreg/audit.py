@@ -64,6 +64,8 @@ CHECKLIST: tuple[tuple[str, frozenset[str]], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One thing the audit found, with its code, service and (for a fleet) host."""
+
     code: str
     severity: str  # info | warning | error
     service: str | None

@@ -57,6 +57,8 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class HealthResult:
+    """The answer of one health check: up or not, how it was asked, how long it took."""
+
     service: str
     environment: str
     port: int

@@ -63,6 +63,8 @@ def start_time(pid: int) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
+    """One port leased to a process until it exits (or the lease expires)."""
+
     port: int
     pid: int | None  # None: a ttl-only lease
     start: str  # the holder's start time; "" for a ttl-only lease

@@ -47,6 +47,8 @@ class RepairState:
 
 @dataclass(frozen=True, slots=True)
 class Actions:
+    """What one pass of the repair loop decided to do."""
+
     hold: frozenset[Key]
     unhold: frozenset[Key]
     leaked: dict[Key, int]  # every key leaked in SIGHTINGS reports or more, with its count

@@ -30,6 +30,8 @@ TICK, CROSS = "✓", "✗"
 
 @dataclass(frozen=True, slots=True)
 class AuditResult:
+    """The audit's findings and when the next one is due."""
+
     findings: list[Finding]
     today: date
     registry: Registry

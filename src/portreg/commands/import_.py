@@ -20,6 +20,8 @@ from portreg.views import Lines, View, Warning
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
+    """What an import added and updated, and its warnings."""
+
     path: str
     report: MergeReport
 

@@ -15,6 +15,8 @@ from portreg.views import Lines, Simple, View
 
 @dataclass(frozen=True, slots=True)
 class MoveResult:
+    """A move, as the command line reports it."""
+
     report: MoveReport
     exit_code: ExitCode = ExitCode.OK
 

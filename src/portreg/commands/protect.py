@@ -20,6 +20,8 @@ from portreg.views import Lines, View
 
 @dataclass(frozen=True, slots=True)
 class ProtectResult:
+    """What `protect` wrote or would write."""
+
     registered: list[int]
     before: list[int]  # reserved before
     after: list[int]  # the setting printed (and written, with --apply)

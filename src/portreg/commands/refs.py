@@ -15,6 +15,8 @@ from portreg.views import Lines, View
 
 @dataclass(frozen=True, slots=True)
 class RefsResult:
+    """The files and lines that mention a port."""
+
     port: int
     root: str
     mentions: tuple[Mention, ...]

@@ -11,6 +11,8 @@ from portreg.views import Table, View
 
 @dataclass(frozen=True, slots=True)
 class Detail:
+    """One service's registrations, as `show` prints them."""
+
     record: dict[str, Any]
     history: list[dict[str, Any]]
     exit_code: ExitCode = ExitCode.OK

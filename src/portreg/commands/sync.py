@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class SyncResult:
+    """The files that drift (`--check`) or were brought in line."""
+
     files: tuple[FileChange, ...]
     check: bool
 

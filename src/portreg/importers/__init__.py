@@ -15,6 +15,8 @@ from portreg.ops import Stamp
 
 @dataclass(frozen=True, slots=True)
 class MergeReport:
+    """What merging imported services into a registry added, updated and warned about."""
+
     registry: Registry
     added: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()

@@ -42,6 +42,8 @@ from portreg.protocols import infer_protocol
 
 @dataclass(frozen=True, slots=True)
 class _Table:
+    """A pipe table: its header, rows and the line each row is on."""
+
     header: tuple[str, ...]
     rows: tuple[tuple[tuple[str, ...], int], ...]  # (cells, 1-based source line)
     line: int
@@ -49,23 +51,31 @@ class _Table:
 
 @dataclass(frozen=True, slots=True)
 class _Fence:
+    """A fenced code block."""
+
     lang: str
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class _Item:
+    """A list item."""
+
     depth: int
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class _Para:
+    """A paragraph."""
+
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class _H3:
+    """A third-level heading (a service's details on the page)."""
+
     text: str
 
 
@@ -74,6 +84,8 @@ _Block = _Table | _Fence | _Item | _Para | _H3
 
 @dataclass(slots=True)
 class _Section:
+    """A second-level heading and the blocks under it."""
+
     heading: str
     start: int  # line index of the heading (0-based); -1 for the preamble
     end: int = 0  # line index where the next section starts
@@ -831,6 +843,8 @@ _LINE = set("│┃║─━═┬┴┼├┤┌┐└┘▲▼►◄╭╮╯�
 
 @dataclass(frozen=True, slots=True)
 class _Box:
+    """A box of the topology diagram and the text inside it."""
+
     top: int
     left: int
     bottom: int

@@ -51,6 +51,8 @@ class HostPort:
 
 @dataclass(frozen=True, slots=True)
 class NotPublished:
+    """A ports entry (or mode) that publishes nothing, with its line and why."""
+
     service: str
     line: int
     why: str
@@ -58,6 +60,8 @@ class NotPublished:
 
 @dataclass(frozen=True, slots=True)
 class Read:
+    """A compose file read as compose reads it: published ports, and what publishes none."""
+
     ports: tuple[HostPort, ...]
     skipped: tuple[NotPublished, ...]
 

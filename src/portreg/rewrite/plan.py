@@ -100,6 +100,8 @@ def match_name(registry: Registry, raw: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Binding:
+    """A slot and the service it belongs to, with how that was decided."""
+
     slot: Slot
     service: str | None
     how: str  # recorded | name | port | ""
@@ -357,6 +359,8 @@ def _page_path(root: Path, page: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FileChange:
+    """One file's text before and after a change."""
+
     path: str  # relative to the scan's root
     before: str
     after: str
@@ -509,6 +513,8 @@ def write_all(writes: list[tuple[Path, str, str | None]]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class MoveReport:
+    """What a move changed: the registration and every rewritten file."""
+
     service: str
     environment: str
     old: int | None

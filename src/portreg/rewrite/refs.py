@@ -23,6 +23,8 @@ from portreg.rewrite import (
 
 @dataclass(frozen=True, slots=True)
 class Mention:
+    """A line of a file that mentions a port."""
+
     path: str
     line: int  # 1-based
     text: str

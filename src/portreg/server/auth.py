@@ -30,6 +30,8 @@ MAX_NAME = 200
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who a request is from: the token's name and what it may do."""
+
     name: str
     scope: str  # read | write | anonymous
 

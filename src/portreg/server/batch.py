@@ -44,6 +44,8 @@ _AT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's DATETIME text on SQLite, so its rea
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """One queued assignment, answered when its batch commits."""
+
     ref: str
     environment: str
     who: str

@@ -69,6 +69,8 @@ class ReadCache:
 
 @dataclass
 class State:
+    """A worker's shared state: engine, settings, caches, the change stream."""
+
     settings: Settings
     engine: AsyncEngine
     broker: Broker
