@@ -7,8 +7,9 @@ dataclasses, and compiling those texts was the largest single cost of a command'
 a module-level `exec` in its namespace (shadowing the builtin there, and only there) looks the
 text up in a table of code objects compiled from that very text, and compiles what is new.
 The table is marshalled under `$XDG_CACHE_HOME/portreg`, one per Python build (code objects
-are not portable), written only when something new was compiled. Same text, same code: a
-cache miss, a damaged file or `PORTREG_NO_CACHE=1` only means compiling as before.
+are not portable), written only when something new was compiled, and read only when this user
+owns it and no one else may write it (its code runs). Same text, same code: a cache miss, a
+damaged file or `PORTREG_NO_CACHE=1` only means compiling as before.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _save() -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
             marshal.dump(_codes, fh)
         os.replace(tmp, path)
     except (OSError, ValueError):
@@ -66,9 +67,12 @@ def install() -> None:
 
     try:
         with open(_path(), "rb") as fh:
-            loaded = marshal.load(fh)
-        if isinstance(loaded, dict):
-            _codes.update(loaded)
+            st = os.fstat(fh.fileno())
+            # Code is run from this file: only one that this user wrote and no one else may.
+            if st.st_uid == os.getuid() and not st.st_mode & 0o022:
+                loaded = marshal.load(fh)
+                if isinstance(loaded, dict):
+                    _codes.update(loaded)
     except Exception:  # missing, truncated, another build's: compile as usual
         pass
     dataclasses.exec = _exec  # type: ignore[attr-defined]

@@ -80,3 +80,11 @@ def test_every_dataclass_has_a_docstring() -> None:
             if marked and ast.get_docstring(node) is None:
                 bare.append(f"{path.relative_to(src)}:{node.lineno} {node.name}")
     assert bare == []
+
+
+def test_a_table_others_may_write_is_not_run(tmp_path: Path) -> None:
+    assert _probe(tmp_path) > 0
+    (table,) = (tmp_path / "portreg").glob("dataclass-code-*.marshal")
+    assert table.stat().st_mode & 0o077 == 0  # written for this user alone
+    table.chmod(0o666)
+    assert _probe(tmp_path) > 0  # not trusted: compiled again (and the table rewritten)
