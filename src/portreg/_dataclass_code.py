@@ -70,7 +70,7 @@ def install() -> None:
             st = os.fstat(fh.fileno())
             # Code is run from this file: only one that this user wrote and no one else may.
             if st.st_uid == os.getuid() and not st.st_mode & 0o022:
-                loaded = marshal.load(fh)
+                loaded = marshal.loads(fh.read())
                 if isinstance(loaded, dict):
                     _codes.update(loaded)
     except Exception:  # missing, truncated, another build's: compile as usual

@@ -132,7 +132,7 @@ def _lookup(path: Path, identity: tuple[int, ...]) -> dict[str, Any] | None:
 
     try:
         with open(_entry(path), "rb") as fh:
-            tag, where, seen, data, times = marshal.load(fh)
+            tag, where, seen, data, times = marshal.loads(fh.read())
         if (
             tag == _TAG
             and where == os.path.abspath(path)
@@ -172,8 +172,9 @@ def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> No
 
 
 # marshal, not pickle: it is built in (pickle's import is ~4 ms of every cached read) and
-# loads plain data faster. It has no dates: TOML's date-times are stored as ISO text beside
-# the data, with the path where each one goes.
+# loads plain data faster; `loads` of the file's bytes, not `load` of the file, which reads
+# it in many small pieces (4 ms against 0.2 ms for an 80 KB entry). It has no dates: TOML's
+# date-times are stored as ISO text beside the data, with the path where each one goes.
 
 
 _PLAIN = (str, int, float, bool)

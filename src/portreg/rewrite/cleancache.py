@@ -170,7 +170,7 @@ def lookup(root: Path, registry: bytes) -> tuple[Selector, bytes] | None:
         return None
     try:
         with open(_entry(root), "rb") as fh:
-            tag, where, code, reg, selector, files = marshal.load(fh)
+            tag, where, code, reg, selector, files = marshal.loads(fh.read())
         if (
             tag == _TAG
             and where == os.path.realpath(root)
