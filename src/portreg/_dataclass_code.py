@@ -22,10 +22,17 @@ _codes: dict[str, Any] = {}
 _compiled: list[str] = []  # texts compiled in this process: the table is saved if any
 
 
-def _path() -> str:
+_table = [""]  # the table's path, set by install
+
+
+def _path(command: str) -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     tag = f"{sys.implementation.cache_tag}-{sys.hexversion:x}"
-    return os.path.join(base, "portreg", f"dataclass-code-{tag}.marshal")
+    # One table per command: each holds what its command compiles (`serve` alone imports
+    # the server's libraries, whose dataclasses would make every command's table ~6x larger).
+    word = command.lstrip("-")
+    word = word if word.isascii() and word.replace("-", "").isalpha() else "other"
+    return os.path.join(base, "portreg", f"dataclass-code-{tag}-{word[:24]}.marshal")
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
@@ -41,9 +48,9 @@ def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
 def _save() -> None:
     import marshal
 
-    if not _compiled:
+    if not _compiled or not _table[0]:
         return
-    path = _path()
+    path = _table[0]
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
@@ -54,8 +61,8 @@ def _save() -> None:
         pass
 
 
-def install() -> None:
-    """Route `dataclasses`' compiles through the table (once per process)."""
+def install(command: str = "") -> None:
+    """Route `dataclasses`' compiles through the table of `command` (once per process)."""
     if os.environ.get("PORTREG_NO_CACHE"):
         return
     import dataclasses
@@ -65,8 +72,9 @@ def install() -> None:
     import atexit
     import marshal
 
+    _table[0] = _path(command)
     try:
-        with open(_path(), "rb") as fh:
+        with open(_table[0], "rb") as fh:
             st = os.fstat(fh.fileno())
             # Code is run from this file: only one that this user wrote and no one else may.
             if st.st_uid == os.getuid() and not st.st_mode & 0o022:

@@ -10,7 +10,7 @@ from pathlib import Path
 PROBE = r"""
 import sys
 from portreg import _dataclass_code
-_dataclass_code.install()
+_dataclass_code.install("probe")
 from dataclasses import dataclass, FrozenInstanceError
 
 @dataclass(frozen=True, slots=True)

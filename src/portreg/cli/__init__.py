@@ -16,12 +16,13 @@ from portreg.errors import ExitCode, PortregError
 
 def main(argv: Sequence[str] | None = None) -> int:
     _defer_inspect()
+    args = list(sys.argv[1:] if argv is None else argv)
     from portreg import _dataclass_code
 
-    _dataclass_code.install()  # before the first @dataclass of the start-up path
+    _dataclass_code.install(args[0] if args else "")  # before the start-up path's dataclasses
     from portreg.environment import Environment
 
-    return run(Environment(), list(sys.argv[1:] if argv is None else argv))
+    return run(Environment(), args)
 
 
 def _defer_inspect() -> None:
