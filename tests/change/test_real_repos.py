@@ -214,6 +214,55 @@ def test_a_recorded_place_that_cannot_be_rewritten_refuses_the_move(
     assert (p / "ports.toml").read_text() == registry
 
 
+@pytest.mark.parametrize(
+    ("entry", "env_name", "env_text"),
+    [
+        # getsentry/self-hosted: a `.env` key that does not say PORT, `$VAR` without braces
+        ('"$SENTRY_BIND:80/tcp"', ".env", "# IP:PORT or a port\nSENTRY_BIND=9000\n"),
+        # jitsi's web: no default, the value from `env.example` (no dot)
+        ("'${HTTP_PORT}:80'", "env.example", "HTTP_PORT=9000\n"),
+    ],
+)
+def test_a_variable_with_no_default_moves_in_the_env_file(
+    tmp_path: Path, run: Run, entry: str, env_name: str, env_text: str
+) -> None:
+    """The compose line carries no digits, so it is no place of the port: `move` rewrites the
+    env line alone (it used to refuse: "recorded in docker-compose.yml:nginx but not found
+    there"), `sync` then has nothing to do and a fresh import finds the new port."""
+    compose = f"services:\n  nginx:\n    ports:\n      - {entry}\n"
+    p = _project(tmp_path, {"docker-compose.yml": compose, env_name: env_text})
+    assert run("import", "docker-compose.yml", env_name, cwd=p).returncode == 0
+    moved = run("move", "nginx", "53100", "--reason", "r", cwd=p)
+    assert moved.returncode == 0, moved.stderr
+    assert (p / env_name).read_text() == env_text.replace("=9000", "=53100")
+    assert (p / "docker-compose.yml").read_text() == compose
+    assert run("sync", "--check", cwd=p).returncode == 0
+    (p / "ports.toml").unlink()
+    assert run("import", "docker-compose.yml", env_name, cwd=p).returncode == 0
+    assert [r["port"] for r in _rows(run, p)] == [53100]
+
+
+def test_jigasi_range_from_two_variables_moves_whole(tmp_path: Path) -> None:
+    """jitsi's `${JIGASI_PORT_MIN}-${JIGASI_PORT_MAX}:…/udp` (values in `env.example`): the
+    range moves, both keys shift by the same amount, and nothing else changes."""
+    from portreg import importers, store
+    from portreg.model import Registry
+    from portreg.rewrite import plan
+
+    p = tmp_path / "jitsi"
+    shutil.copytree(CORPUS / "jitsi-meet", p)
+    at = datetime(2026, 12, 2, 12, 0, 0)
+    report = importers.merge(Registry(), _pieces(p), plan_stamp(at))
+    store.create(p / "ports.toml", report.registry)
+    before = (p / "env.example").read_text()
+    plan.move(p / "ports.toml", "jigasi", 54100, "development", "r", "t", at, lambda _p: set())
+    after = (p / "env.example").read_text()
+    want = before.replace("JIGASI_PORT_MIN=20000", "JIGASI_PORT_MIN=54100")
+    assert after == want.replace("JIGASI_PORT_MAX=20050", "JIGASI_PORT_MAX=54150")
+    _, pending = plan.sync(p / "ports.toml", check=True)
+    assert pending == []
+
+
 # --- every corpus project: move each recorded port, then sync is clean -----------------------
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
@@ -282,10 +331,12 @@ def _pieces(root: Path) -> list[Imported]:
 
 
 def _shift(line: str, old: int, new: int, width: int) -> str:
-    """`line` with `old` (and a range's end) replaced by `new` where it stands alone."""
+    """`line` with `old` (and a range's end) replaced by `new` where it stands alone: the end
+    after a dash (`20000-20050`) or on a line of its own (`JIGASI_PORT_MAX=20050`)."""
     out = re.sub(rf"(?<![\w.]){old}(?!\d)", str(new), line, count=1)
     if width > 1:
-        out = re.sub(rf"-{old + width - 1}(?!\d)", f"-{new + width - 1}", out, count=1)
+        end = old + width - 1
+        out = re.sub(rf"(?<![\w.]){end}(?!\d)", str(new + width - 1), out, count=1)
     return out
 
 
