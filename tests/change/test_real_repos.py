@@ -263,6 +263,38 @@ def test_jigasi_range_from_two_variables_moves_whole(tmp_path: Path) -> None:
     assert pending == []
 
 
+def test_a_container_port_column_is_never_rewritten(tmp_path: Path, run: Run) -> None:
+    """A homelab table (`| Service | Host Port | Container Port |`, eubertoETH/test's
+    Portoverview.md): moving the compose service on 8000 rewrites no row's container port
+    8000 (it used to write `| Paperless NGX | 8020 | 53100 |`)."""
+    table = (
+        "| Service | Host Port | Container Port |\n|---|---|---|\n"
+        "| Paperless NGX | 8020 | 8000 |\n| Portainer | 8010, 9450 | 8000, 9443 |\n"
+    )
+    compose = "services:\n  focalboard:\n    ports:\n      - '8000:8000'\n"
+    p = _project(tmp_path, {"docker-compose.yml": compose, "Ports.md": table})
+    assert run("import", "docker-compose.yml", cwd=p).returncode == 0
+    moved = run("move", "focalboard", "53100", "--reason", "r", cwd=p)
+    assert moved.returncode == 0, moved.stderr
+    assert (p / "Ports.md").read_text() == table
+    assert run("sync", "--check", cwd=p).returncode == 0
+
+
+def test_a_table_whose_first_column_is_the_port_moves(tmp_path: Path, run: Run) -> None:
+    """mindovermiles262/portainer-configs: `| Port Number | Service |`. The row of the moved
+    service changes (it used to stay while `sync --check` said in sync), no other row does."""
+    p = tmp_path / "pc"
+    shutil.copytree(CORPUS / "portainer-configs", p)
+    before = (p / "README.md").read_text()
+    assert run("init", cwd=p).returncode == 0
+    assert run("add", "uptime-kuma", "--port", "31011", "--force", cwd=p).returncode == 0
+    moved = run("move", "uptime-kuma", "53100", "--reason", "r", cwd=p)
+    assert moved.returncode == 0, moved.stderr
+    after = (p / "README.md").read_text()
+    assert after == before.replace("| 31011       | Uptime", "| 53100       | Uptime")
+    assert run("sync", "--check", cwd=p).returncode == 0
+
+
 # --- every corpus project: move each recorded port, then sync is clean -----------------------
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
