@@ -295,6 +295,46 @@ def test_a_table_whose_first_column_is_the_port_moves(tmp_path: Path, run: Run) 
     assert run("sync", "--check", cwd=p).returncode == 0
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="plan.bind_all binds a compose entry to the port's only holder whatever service the"
+    " entry belongs to: the clash's other service moves along (fix in rewrite/plan.py)",
+)
+def test_moving_a_clash_owner_leaves_the_other_service_alone(tmp_path: Path, run: Run) -> None:
+    """frappe_docker's overrides: `frontend` (compose.noproxy.yaml) and `traefik`
+    (compose.traefik.yaml) both publish 80; import records frontend and names traefik's line.
+    Moving frontend must not rewrite traefik's `80:80`."""
+    traefik = "services:\n  traefik:\n    ports:\n      - 80:80\n"
+    p = _project(
+        tmp_path,
+        {
+            "compose.noproxy.yaml": "services:\n  frontend:\n    ports:\n      - 80:80\n",
+            "compose.traefik.yaml": traefik,
+        },
+    )
+    proc = run("import", "compose.noproxy.yaml", "compose.traefik.yaml", cwd=p)
+    assert "compose.traefik.yaml:4" in proc.stderr
+    assert run("move", "frontend", "53100", "--reason", "r", cwd=p).returncode == 0
+    assert (p / "compose.traefik.yaml").read_text() == traefik
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a page's table rows are bound by port alone (plan.bind_all; Recorded knows no"
+    " Markdown place): 53 on three rows binds to none, so the row is left behind",
+)
+def test_a_page_row_on_a_shared_port_moves_with_its_service(tmp_path: Path, run: Run) -> None:
+    """ansible-home-server's `_list.md` imported as the registry: Adguard, dnsmasq and Pihole
+    all say 53. `move adguard` rewrites Adguard's row (it says "no other file carries the
+    port", `sync --check` says in sync, and a fresh import finds 53 again)."""
+    p = tmp_path / "ahs"
+    shutil.copytree(CORPUS / "ansible-home-server", p)
+    assert run("import", "_list.md", cwd=p).returncode == 0
+    assert run("move", "adguard", "53100", "--reason", "r", cwd=p).returncode == 0
+    row = next(line for line in (p / "_list.md").read_text().splitlines() if "Adguard" in line)
+    assert "53100 - DNS" in row
+
+
 # --- every corpus project: move each recorded port, then sync is clean -----------------------
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
