@@ -4,6 +4,7 @@ into registry values, and merging those into a registry. Pure: text in, values o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
@@ -179,11 +180,14 @@ def _combined(pieces: list[Imported]) -> list[Imported]:
 
     services, warnings, clashes = compose.combine(composes)
     own = [w for p in composes for w in p.warnings if not _is_port_warning(w)]
+    images = {name: image for p in composes for name, image in p.images.items()}
     joined = Imported(
         Registry(services=services),
         ", ".join(p.source for p in composes),
         warnings=(*own, *warnings),
         kind="compose",
+        images=images,
+        inner=frozenset(v for p in composes for v in p.inner),
         clashes=tuple(clashes),
     )
     others = [p for p in pieces if p.kind != "compose"]
@@ -224,16 +228,56 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
     # (port, transport) -> {resolved id: [(name, source)]}
     claims: dict[tuple[int, str], dict[str, list[tuple[str, str]]]] = {}
     renamed: list[Imported] = []
+    networked = {name for p in pieces if p.kind == "compose" for name in p.images}
+    carried = {b[1:] for s in known.services.values() for b in s.bindings if b.startswith("$")}
+    carried |= {
+        b[1:]
+        for p in pieces
+        if p.kind == "compose"
+        for s in p.registry.services.values()
+        for b in s.bindings
+        if b.startswith("$")
+    }
+    inner = {v for p in pieces if p.kind == "compose" for v in p.inner} - carried
+    published: set[str] = set()  # ids a compose file of this import publishes
     for piece in pieces:
         if piece.kind not in ("compose", "env"):
             renamed.append(piece)
             continue
         services: dict[str, Service] = {}
+        notes: list[str] = []
         for found in piece.registry.services.values():
             s = found
+            address = _compose_network_address(s, networked) if piece.kind == "env" else None
+            if address is not None:
+                # `SANDBOX_HTTP_PROXY=http://ssrf_proxy:3128`: the container's own port, seen
+                # from the compose network; the host port ssrf_proxy publishes is another
+                # matter (moving it must not rewrite this).
+                notes.append(
+                    f"{piece.source}: {address} names a compose service's own port on the"
+                    " compose network, not a host port; not recorded"
+                )
+                continue
+            keys = {b[1:] for b in s.bindings if b.startswith("$")}
+            if piece.kind == "env" and keys and keys <= inner:
+                notes.append(
+                    f"{piece.source}: {', '.join(sorted(keys))} is the container's side of a"
+                    " compose entry, not a host port; not recorded"
+                )
+                continue
             sid = _resolve(known, s, piece.kind)
             if s.port_name is not None and sid is None:
                 sid, s = _named(known, s, piece.kind)
+            if (
+                sid is not None
+                and sid in services
+                and _same_ports(services[sid], s)
+                and (keys & carried or _addresses_the_host(s))
+            ):
+                # Another key of this file for the same port (`WEB_PORT=8080` and
+                # `PUBLIC_URL=http://localhost:8080`): one registration, both its places.
+                services[sid] = _onto(services[sid], s)
+                continue
             if sid is None or sid in services:
                 # new, or another registration of a service this file already named
                 sid = s.id
@@ -242,22 +286,42 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
             # A name a compose/.env file derives never renames a service already known.
             resolved = s if known.services[sid] is s else _onto(known.services[sid], s)
             services[sid] = resolved
+            if piece.kind == "compose":
+                published.add(sid)
             for _, start in resolved.assigned():
                 for port in range(start, start + resolved.width):
                     for t in resolved.transports:
                         by_id = claims.setdefault((port, t), {})
                         by_id.setdefault(sid, []).append((s.name, piece.source))
-        renamed.append(replace(piece, registry=replace(piece.registry, services=services)))
+        renamed.append(
+            replace(
+                piece,
+                registry=replace(piece.registry, services=services),
+                warnings=(*piece.warnings, *notes),
+            )
+        )
+    extra: list[str] = []
     clashing: dict[int, str] = {}
+    lost: dict[int, set[str]] = {}  # a port compose publishes: the .env claims that lose it
     for (port, t), by_id in sorted(claims.items()):
         registered = holders.get((port, t), set()) - set(by_id)
-        if len(by_id) + len(registered) < 2 or port in clashing:
+        if len(by_id) + len(registered) < 2 or port in clashing or port in lost:
+            continue
+        owners = [sid for sid in by_id if sid in published]
+        if len(owners) == 1 and not registered:
+            # The compose file publishes it: its service owns it, a `.env` key naming the
+            # same number (`DB_PORT=5432` beside `DB_HOST=db_postgres`) is named, not kept.
+            others = [f"{n} in {src}" for sid in by_id if sid != owners[0] for n, src in by_id[sid]]
+            lost[port] = set(by_id) - {owners[0]}
+            notes_for_clash = f"port {port}/{t} is {owners[0]}'s (published by a compose file)"
+            clashing_env = f"{notes_for_clash}; not recorded again for {', '.join(others)}"
+            extra.append(clashing_env)
             continue
         who = [f"{name} in {source}" for sid in by_id for name, source in by_id[sid]]
         who += [f"{sid} in the registry" for sid in sorted(registered)]
         clashing[port] = f"clash on port {port}/{t}: {', '.join(who)}; nothing recorded on {port}"
-    if not clashing:
-        return renamed, []
+    if not clashing and not lost:
+        return renamed, extra
     out: list[Imported] = []
     for piece in renamed:
         if piece.kind not in ("compose", "env"):
@@ -265,11 +329,46 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
             continue
         kept: dict[str, Service] = {}
         for sid, s in piece.registry.services.items():
-            ports = {env: p for env, p in s.ports.items() if p not in clashing}
+            ports = {
+                env: p
+                for env, p in s.ports.items()
+                if p not in clashing and (p is None or sid not in lost.get(p, set()))
+            }
             if ports or not s.ports:
                 kept[sid] = replace(s, ports=ports)
         out.append(replace(piece, registry=replace(piece.registry, services=kept)))
-    return out, list(clashing.values())
+    return out, [*clashing.values(), *extra]
+
+
+_HOST_SIDE = ("localhost", "127.0.0.1", "0.0.0.0", "host.docker.internal", "[::1]")
+
+
+def _addresses_the_host(s: Service) -> bool:
+    """Whether each of `s`'s connection strings reaches its port on this host's side."""
+    return bool(s.connection_strings) and all(
+        any(f"{h}:{{port}}" in c.template for h in _HOST_SIDE) for c in s.connection_strings
+    )
+
+
+def _same_ports(a: Service, b: Service) -> bool:
+    """Whether every port `b` names is one `a` holds in the same environment."""
+    return bool(b.assigned()) and set(b.assigned()) <= set(a.assigned())
+
+
+_URL_HOST = re.compile(r"(?:^|//|@)(?P<host>[A-Za-z0-9_.-]+):\{port\}")
+
+
+def _compose_network_address(s: Service, networked: set[str]) -> str | None:
+    """`KEY=template` when each of `s`'s connection strings addresses a compose service of
+    this import by its name (`http://ssrf_proxy:{port}`), else None."""
+    if not networked or not s.connection_strings:
+        return None
+    for c in s.connection_strings:
+        m = _URL_HOST.search(c.template)
+        if m is None or m.group("host") not in networked:
+            return None
+    c = s.connection_strings[0]
+    return f"{c.env_var}={c.render(next(iter(s.ports.values()), None))}"
 
 
 def _resolve(known: Registry, s: Service, kind: str) -> str | None:

@@ -25,5 +25,12 @@ class Imported:
     # compose files of one import are combined (one owner per port, in any order).
     published: Read | None = None
     images: Mapping[str, str] = field(default_factory=dict)
+    # compose only: the (service, 1-based line) of each entry whose line carries its host
+    # port's digits (`"9000:80"`, `${P:-9000}:80`); `$BIND:80` carries none (its `.env` does)
+    literal: frozenset[tuple[str, int]] = frozenset()
+    # compose only: variables that only a container's side of an entry reads (`SANDBOX_PORT`
+    # in `${EXPOSE_SANDBOX_PORT:-8194}:${SANDBOX_PORT:-8194}`): a .env key of that name is a
+    # container's port, no host port of its own and no place of the published one
+    inner: frozenset[str] = frozenset()
     # `FILE:LINE` lines for ports another service of this import owns (what `import` exits 1 for)
     clashes: tuple[str, ...] = ()

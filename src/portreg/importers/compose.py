@@ -53,7 +53,7 @@ def parse(text: str, source: str, variables: Mapping[str, str] | None = None) ->
     """One compose file: its services (as `combine` makes them) and its `FILE:LINE` warnings."""
     from portreg.importers.published import read
     from portreg.importers.yamlnodes import get, items, load, scalar
-    from portreg.rewrite.compose import shape_problems
+    from portreg.rewrite.compose import shape_problems, slots
 
     doc: Any = load(text, source)
     problems = shape_problems(doc)
@@ -68,6 +68,10 @@ def parse(text: str, source: str, variables: Mapping[str, str] | None = None) ->
         kind="compose",
         published=found,
         images=images,
+        literal=frozenset(
+            (owner, slot.line + 1) for slot in slots(text, source, "") for owner in slot.owners
+        ),
+        inner=frozenset(v for hp in found.ports for v in hp.inner),
     )
     services, warnings, clashes = combine([piece])
     return replace(
@@ -101,6 +105,7 @@ def combine(pieces: list[Imported]) -> tuple[dict[str, Service], list[str], list
     from portreg.rewrite import environment_of
 
     reads = {p.source: p.published for p in pieces if p.published is not None}
+    literal = {p.source: p.literal for p in pieces}
     images: dict[str, str] = {}
     for p in sorted(pieces, key=lambda p: p.source):
         for name, image in p.images.items():
@@ -119,7 +124,10 @@ def combine(pieces: list[Imported]) -> tuple[dict[str, Service], list[str], list
             )
         e.transports.add(hp.transport)
         e.variables.extend(v for v in hp.variables if v not in e.variables)
-        if src not in e.sources:
+        # The compose entry is a place of the port only when its line carries the digits:
+        # `"$SENTRY_BIND:80/tcp"` is bound through `$SENTRY_BIND` alone (its `.env` line).
+        carries = (hp.service, hp.line) in literal.get(src, frozenset()) or not hp.variables
+        if carries and src not in e.sources:
             e.sources.append(src)
     by_service: dict[str, list[_Entry]] = {}
     for e in entries.values():

@@ -44,9 +44,12 @@ class HostPort:
     host_ip: str
     line: int  # 1-based
     container: int | None
-    variables: tuple[str, ...]  # what the entry's text read, in order
+    variables: tuple[str, ...]  # what the host port's text read, in order
     range_start: int  # first host port of the entry's range (== port when no range)
     range_end: int
+    # the variables only the container's side reads (`${SANDBOX_PORT:-8194}` in dify's
+    # `${EXPOSE_SANDBOX_PORT:-8194}:${SANDBOX_PORT:-8194}`): no place of the host port
+    inner: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +145,71 @@ def _short(
         m.group("container"),
         (m.group("proto") or "tcp").lower(),
         ip,
-        done.variables,
+        _host_variables(raw, variables, done.variables),
         ports,
         skipped,
+        _container_variables(raw, variables),
     )
+
+
+def _host_variables(
+    raw: str, variables: Mapping[str, str], read: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The variables that carry the host port of a short entry: those of its host part only.
+    In dify's `${EXPOSE_SANDBOX_PORT:-8194}:${SANDBOX_PORT:-8194}` SANDBOX_PORT is the
+    container's port, and in mailcow's `${HTTP_BIND:-}:${HTTP_PORT:-80}:80` HTTP_BIND its
+    address: moving the host port must rewrite neither. A text whose parts cannot be told
+    apart (one variable holding `8080:80`) keeps every variable it read."""
+    parts = _top_level_parts(raw)
+    if len(parts) not in (2, 3):
+        return read
+    host = parts[-2]
+    try:
+        return interpolate(host, variables).variables
+    except InterpolationError:
+        return read
+
+
+def _container_variables(raw: str, variables: Mapping[str, str]) -> tuple[str, ...]:
+    """The variables of a short entry's container part that its host part does not read."""
+    parts = _top_level_parts(raw)
+    if len(parts) not in (2, 3):
+        return ()
+    try:
+        host = set(interpolate(parts[-2], variables).variables)
+        inner = interpolate(parts[-1], variables).variables
+    except InterpolationError:
+        return ()
+    return tuple(v for v in inner if v not in host)
+
+
+def _top_level_parts(raw: str) -> list[str]:
+    """`raw` split at its colons that are in no `${…}` and no `[…]` (an IPv6 address)."""
+    out: list[str] = []
+    depth = 0
+    bracket = False
+    start = i = 0
+    while i < len(raw):
+        if raw.startswith("$$", i):
+            i += 2
+            continue
+        if raw.startswith("${", i):
+            depth += 1
+            i += 2
+            continue
+        c = raw[i]
+        if c == "}" and depth:
+            depth -= 1
+        elif c == "[" and not depth:
+            bracket = True
+        elif c == "]" and not depth:
+            bracket = False
+        elif c == ":" and not depth and not bracket:
+            out.append(raw[start:i])
+            start = i + 1
+        i += 1
+    out.append(raw[start:])
+    return out
 
 
 def _long(
@@ -212,6 +276,7 @@ def _publish(
     used: tuple[str, ...],
     ports: list[HostPort],
     skipped: list[NotPublished],
+    inner: tuple[str, ...] = (),
 ) -> None:
     if not host:
         skipped.append(NotPublished(service, line, f"{raw!r}: ephemeral host port"))
@@ -240,6 +305,7 @@ def _publish(
                 used,
                 h_lo,
                 h_hi,
+                inner,
             )
         )
 

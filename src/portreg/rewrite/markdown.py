@@ -128,15 +128,20 @@ _DEV = ("dev", "development", "local")
 
 def table_slots(text: str, path: str, environments: list[str] | tuple[str, ...]) -> list[Slot]:
     """Port cells of hand-kept Markdown tables (outside portreg's marked blocks and fences):
-    every number 1-65535 in a column whose header says "port" (`80 / 443` is two), owned by
-    the row's first cell. The environment is the header's (`Production Port`), else
-    development."""
+    every number 1-65535 in a column whose header says "port" (`80 / 443` is two), first
+    column included (`| Port Number | Service |`), owned by the row's name: the column headed
+    like `Service` / `Name`, else the first other one. A `Container Port` (`Internal`,
+    `Target`) column is the other side of a mapping, never a host port: not read (a move of
+    a service on 8000 must not rewrite another row's container port 8000). The environment
+    is the header's (`Production Port`), else development."""
     from portreg.rewrite import Token, environment_of
 
     lines = split_lines(text)
     skip = block_lines(text, path) if MARKER in text else set()
     out: list[Slot] = []
     header: list[str] | None = None
+    port_cols: set[int] = set()
+    name_col: int | None = None
     fence = False
     for i, line in enumerate(lines):
         body, _ = line_body(line)
@@ -149,16 +154,19 @@ def table_slots(text: str, path: str, environments: list[str] | tuple[str, ...])
         cells = _cells(body)
         if header is None:
             header = [c.lower() for c, _ in cells]
+            port_cols = _port_columns(header)
+            name_col = _name_column(header, port_cols)
             continue
         if all(set(c.strip()) <= set("-: ") for c, _ in cells):
             continue  # the separator row
-        name = _plain(cells[0][0]) if cells else ""
+        has_name = name_col is not None and name_col < len(cells)
+        name = _plain(cells[name_col][0]) if has_name and name_col is not None else ""
         if not name:
             continue
-        for k, (cell, offset) in enumerate(cells[1:], start=1):
-            title = header[k] if k < len(header) else ""
-            if "port" not in title:
+        for k, (cell, offset) in enumerate(cells):
+            if k not in port_cols:
                 continue
+            title = header[k]
             env = environment_of(title.replace(" ", "-"), list(environments))
             for m in _PORT_IN_CELL.finditer(cell):
                 port = int(m.group(1))
@@ -167,6 +175,26 @@ def table_slots(text: str, path: str, environments: list[str] | tuple[str, ...])
                 tok = Token(offset + m.start(1), offset + m.end(1), port)
                 out.append(Slot(path, "markdown", i, tok, env, (name,), cell.strip()))
     return out
+
+
+_CONTAINER_SIDE = ("container", "internal", "target", "inside")
+_NAME = re.compile(r"\b(?:service|name|component|app|application)s?\b")
+
+
+def _port_columns(header: list[str]) -> set[int]:
+    """The columns whose header says "port" on the host's side."""
+    return {
+        k for k, h in enumerate(header) if "port" in h and not any(w in h for w in _CONTAINER_SIDE)
+    }
+
+
+def _name_column(header: list[str], port_cols: set[int]) -> int | None:
+    """The row's name: the first column headed like `Service` / `Name`, else the first column
+    that is no port column."""
+    others = [k for k in range(len(header)) if k not in port_cols]
+    named = [k for k in others if _NAME.search(_plain(header[k]))]
+    first = named or others
+    return first[0] if first else None
 
 
 def _cells(body: str) -> list[tuple[str, int]]:
