@@ -259,7 +259,7 @@ def test_jigasi_range_from_two_variables_moves_whole(tmp_path: Path) -> None:
     after = (p / "env.example").read_text()
     want = before.replace("JIGASI_PORT_MIN=20000", "JIGASI_PORT_MIN=54100")
     assert after == want.replace("JIGASI_PORT_MAX=20050", "JIGASI_PORT_MAX=54150")
-    _, pending = plan.sync(p / "ports.toml", check=True)
+    pending = plan.sync(p / "ports.toml", check=True)
     assert pending == []
 
 
@@ -295,11 +295,6 @@ def test_a_table_whose_first_column_is_the_port_moves(tmp_path: Path, run: Run) 
     assert run("sync", "--check", cwd=p).returncode == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan.bind_all binds a compose entry to the port's only holder whatever service the"
-    " entry belongs to: the clash's other service moves along (fix in rewrite/plan.py)",
-)
 def test_moving_a_clash_owner_leaves_the_other_service_alone(tmp_path: Path, run: Run) -> None:
     """frappe_docker's overrides: `frontend` (compose.noproxy.yaml) and `traefik`
     (compose.traefik.yaml) both publish 80; import records frontend and names traefik's line.
@@ -318,11 +313,6 @@ def test_moving_a_clash_owner_leaves_the_other_service_alone(tmp_path: Path, run
     assert (p / "compose.traefik.yaml").read_text() == traefik
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a page's table rows are bound by port alone (plan.bind_all; Recorded knows no"
-    " Markdown place): 53 on three rows binds to none, so the row is left behind",
-)
 def test_a_page_row_on_a_shared_port_moves_with_its_service(tmp_path: Path, run: Run) -> None:
     """ansible-home-server's `_list.md` imported as the registry: Adguard, dnsmasq and Pihole
     all say 53. `move adguard` rewrites Adguard's row (it says "no other file carries the
@@ -390,12 +380,6 @@ def test_only_the_host_part_of_an_entry_carries_its_port(tmp_path: Path, run: Ru
     assert (p / ".env.example").read_text() == env.replace("8080", "53100")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan.bind_all binds an unrecorded .env key to the only holder of its number: a"
-    " container-side key (SSRF_HTTP_PORT) or a compose-network URL moves with the host port"
-    " (fix in rewrite/plan.py: no port-only binding for keys import named as no host port)",
-)
 def test_moving_a_published_port_leaves_container_side_keys_alone(tmp_path: Path, run: Run) -> None:
     p = tmp_path / "dify"
     shutil.copytree(CORPUS / "dify-middleware", p)

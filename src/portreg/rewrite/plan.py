@@ -226,7 +226,10 @@ def _by_port(slot: Slot, ids: set[str], names: Names, recorded: Recorded) -> str
     where several services share the number (three DNS servers on 53), the holder the row
     names. A compose entry is never bound by port to a service whose compose places import
     recorded elsewhere: it is another service publishing the same number (the clash import
-    warned about), and moving the recorded one must leave it alone."""
+    warned about), and moving the recorded one must leave it alone. Nor is a `.env` key bound
+    by port to a service whose places import recorded: import read that file and did not make
+    the key one of them (a container-side `SSRF_HTTP_PORT`, a URL to a compose service by
+    name), so the same number there is not this port."""
     if len(ids) > 1 and slot.kind == "markdown":
         named = names.match(slot.owners[0]) if slot.owners else None
         ids = {named} if named in ids else set()
@@ -237,6 +240,8 @@ def _by_port(slot: Slot, ids: set[str], names: Names, recorded: Recorded) -> str
         places = recorded.places(sid)
         if places and not any(f"{slot.path}:{o}" in places for o in slot.owners):
             return None
+    if slot.kind == "env" and recorded.registry.services[sid].bindings:
+        return None  # its recorded keys were bound above, as "recorded"
     return sid
 
 
