@@ -147,10 +147,23 @@ def _lookup(path: Path, identity: tuple[int, ...]) -> dict[str, Any] | None:
     return None
 
 
-def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> None:
-    """Store `data` under `identity` if the file still has that identity."""
+def save(entry: Path, record: Any) -> None:
+    """Marshal `record` to the cache file `entry` (temp file + os.replace, so a reader sees
+    the old entry or the new one). A failure only means there is no entry."""
     import marshal
 
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            marshal.dump(record, fh)
+        os.replace(tmp, entry)
+    except (OSError, ValueError):
+        pass
+
+
+def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> None:
+    """Store `data` under `identity` if the file still has that identity."""
     entry = _entry(path)
     times: list[tuple[tuple[str | int, ...], str, str]] = []
     taken: list[tuple[Any, str | int, Any]] = []
@@ -158,13 +171,8 @@ def _store_if(path: Path, identity: tuple[int, ...], data: dict[str, Any]) -> No
         if _identity(os.stat(path)) != identity:
             return
         _take_times(data, (), times, taken)  # in place, put back below: no copy of 2,000 tables
-        record = (_TAG, os.path.abspath(path), identity, data, times)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            marshal.dump(record, fh)
-        os.replace(tmp, entry)
-    except (OSError, ValueError):
+        save(entry, (_TAG, os.path.abspath(path), identity, data, times))
+    except OSError:
         pass
     finally:
         for container, key, value in taken:

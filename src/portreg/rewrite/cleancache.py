@@ -186,17 +186,8 @@ def lookup(root: Path, registry: bytes) -> tuple[Selector, bytes] | None:
 
 def store(root: Path, registry: bytes, selector: Selector, files: bytes) -> None:
     """Remember a clean verdict. Failure to write only means the next check runs in full."""
-    import marshal
+    from portreg.regcache import save
 
-    if not enabled():
-        return
-    entry = _entry(root)
-    record = (_TAG, os.path.realpath(root), _code(), digest(registry), selector.as_data(), files)
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            marshal.dump(record, fh)
-        os.replace(tmp, entry)
-    except (OSError, ValueError):
-        pass
+    if enabled():
+        record = (_TAG, os.path.realpath(root), _code(), digest(registry), selector.as_data())
+        save(_entry(root), (*record, files))
