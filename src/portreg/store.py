@@ -478,9 +478,11 @@ _STRING_KEYS = (
     "purpose",
     "compose_service",
 )
-# Keys whose values `_Reader._plain_service` leaves to the full reader.
+# Keys whose values `_Reader._plain_service` leaves to the full reader (which also checks a
+# host's name: the fast path once dropped `host`, so a re-read moved every service to the
+# default host and two hosts' same port became a duplicate).
 _PLAIN_KEYS = frozenset(
-    {"connection_strings", "configuration", "depends_on", "container_port", "bindings"}
+    {"connection_strings", "configuration", "depends_on", "container_port", "bindings", "host"}
 )
 
 
