@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, replace
@@ -357,6 +358,10 @@ class _Reader:
         strings = {key: get(key, "") for key in _STRING_KEYS}
         if any(type(v) is not str for v in strings.values()):
             return None
+        # A control character goes to `_service`, which refuses it as every other door does
+        # (skipping that let an imported NUL reach PostgreSQL: 503 instead of 400).
+        if any(map(_CONTROL_CHAR.search, (name, protocol, *strings.values()))):
+            return None
         return Service(
             id=sid,
             name=name,
@@ -473,9 +478,11 @@ _STRING_KEYS = (
     "purpose",
     "compose_service",
 )
-# Keys whose values `_Reader._plain_service` leaves to the full reader.
+# Keys whose values `_Reader._plain_service` leaves to the full reader (which also checks a
+# host's name: the fast path once dropped `host`, so a re-read moved every service to the
+# default host and two hosts' same port became a duplicate).
 _PLAIN_KEYS = frozenset(
-    {"connection_strings", "configuration", "depends_on", "container_port", "bindings"}
+    {"connection_strings", "configuration", "depends_on", "container_port", "bindings", "host"}
 )
 
 
@@ -668,6 +675,10 @@ def _merge(target: Any, new: Mapping[str, Any], top: bool = False) -> None:
                         old.append(table)
                     continue
         target[key] = _item(value, key)
+
+
+# The characters `_control` refuses, as one pattern for the plain-service fast path.
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _control(c: str) -> bool:

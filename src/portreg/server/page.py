@@ -265,9 +265,23 @@ async def changes_view(request: Request, st: StateDep) -> Response:
 @router.get("/hosts", response_class=HTMLResponse)
 async def hosts_view(request: Request, st: StateDep) -> Response:
     async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
-        # Host reports arrive with the fleet feature (issue 13); until then the registry's own
-        # host is all this server knows.
-        return {"hosts": [], "registry_host": registry.host}
+        # What each host last reported (issue 13's agents), as GET /api/v1/hosts and
+        # /api/v1/hosts/{host}/listeners answer it.
+        import json
+
+        from portreg.server import hosts
+        from portreg.server.codec import utcnow
+
+        async with st.engine.connect() as conn:
+            rows = await hosts.host_rows(conn, utcnow())
+            for row in rows:
+                text = await hosts.listener_rows(conn, row["host"])
+                listeners = json.loads(text) if text else []
+                row["rows"] = sorted(
+                    (r for r in listeners if isinstance(r, dict)),
+                    key=lambda r: (r.get("port") or 0, str(r.get("protocol") or "")),
+                )
+        return {"hosts": rows, "registry_host": registry.host}
 
     return await _render(request, st, "hosts", "hosts.html", build, "Hosts")
 
