@@ -23,7 +23,7 @@ ports = {development = "TBD", qa = 5, staging = 53001}
 health_check = "curl localhost:{port}/h"
 
 [services.b]
-name = "B \\"quoted\\" é 日本 \\u0001"
+name = "B \\"quoted\\" é 日本"
 status = "reserved"
 purpose = "later"
 protocol = "http"
