@@ -246,7 +246,8 @@ async def environments_view(request: Request, st: StateDep) -> Response:
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_view(request: Request, st: StateDep) -> Response:
     async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
-        return {"audit": audit}
+        # The registry's checks and each reporting host's, as /api/v1/audit answers them.
+        return {"audit": await queries.audit_with_hosts(st, registry, date.today())}
 
     return await _render(request, st, "audit", "audit.html", build, "Audit")
 

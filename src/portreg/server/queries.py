@@ -169,6 +169,18 @@ def audit(registry: Registry, today: date, hosts: Sequence[Finding] = ()) -> dic
     }
 
 
+async def audit_with_hosts(st: State, registry: Registry, today: date) -> dict[str, Any]:
+    """`audit` with the findings of every host's last report: what `/api/v1/audit` answers
+    and the page's Audit view shows."""
+    from portreg.audit import host_audit
+    from portreg.server import hosts
+    from portreg.server.codec import utcnow
+
+    async with st.engine.connect() as conn:
+        found = await hosts.reports(conn, utcnow())
+    return audit(registry, today, host_audit(registry, found, st.leaked))
+
+
 async def change_log(st: State, service: str | None, limit: int) -> list[dict[str, Any]]:
     async with st.engine.connect() as conn:
         return await reads.change_log(conn, service=service, limit=limit)

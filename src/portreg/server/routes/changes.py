@@ -44,15 +44,8 @@ async def change_log(
     responses={200: {"model": Audit}},
 )
 async def audit(st: Reader) -> Response:
-    from portreg.audit import host_audit
-    from portreg.server import hosts
-    from portreg.server.codec import utcnow
-
     registry = await queries.registry_of(st)
-    async with st.engine.connect() as conn:
-        found = await hosts.reports(conn, utcnow())
-    per_host = host_audit(registry, found, st.leaked)
-    return json_response(queries.audit(registry, date.today(), per_host))
+    return json_response(await queries.audit_with_hosts(st, registry, date.today()))
 
 
 @router.get(
