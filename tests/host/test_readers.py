@@ -131,3 +131,31 @@ def test_scan_ndjson_prints_one_object_a_line(run: Run) -> None:
     assert pretty.returncode == lines.returncode == 0
     assert [json.loads(line) for line in lines.stdout.splitlines()] == json.loads(pretty.stdout)
     assert slow.stdout == lines.stdout and lines.stdout.count("\n") >= 1
+
+
+def test_a_masters_socket_is_found_when_its_workers_come_first_in_pid_order() -> None:
+    """Once pids wrap around, a pre-fork server's workers can have lower pids than their
+    master: the walk meets a worker first, and must still list the master (the worker's
+    parent) and the other worker (the master's child), as `ss -p` does. Real processes; the
+    pid order of a wrapped-around machine is given as the walk's order."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        inode = os.fstat(listening.fileno()).st_ino
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", "import time; time.sleep(30)"],
+                pass_fds=[listening.fileno()],
+            )
+            for _ in range(2)
+        ]
+        try:
+            others = [p for p in _proc.pids() if p not in {os.getpid(), *(w.pid for w in workers)}]
+            order = [workers[0].pid, *others, workers[1].pid, os.getpid()]
+            first, more = _proc.socket_holders([inode], order)
+        finally:
+            for w in workers:
+                w.kill()
+                w.wait()
+    expected = sorted([os.getpid(), *(w.pid for w in workers)])
+    assert [first[inode], *more.get(inode, [])] == expected

@@ -64,14 +64,18 @@ def netns_names(run_dir: str = "/run/netns") -> dict[int, str]:
 _PROBE_MIN = 64  # fds a process must hold before its fd numbers are probed (see below)
 _PROBE_SLACK = 16  # gaps in the fd numbers probed for before the directory is listed
 _CHUNK = 256  # fds read in one go between checks for "every wanted inode found"
-_names: list[bytes] = []
+_names: list[list[bytes]] = [[]]
 
 
 def _fd_names(n: int) -> list[bytes]:
-    """b"0", b"1", ... b"n-1" (made once, shared by every process walked)."""
-    if len(_names) < n:
-        _names.extend(b"%d" % i for i in range(len(_names), n))
-    return _names[:n]
+    """b"0", b"1", ... b"n-1" (made once, shared by every process walked). Two walking threads
+    may ask at once: a longer list is built whole and then swapped in (one atomic store), never
+    extended in place, where the two threads' appends could interleave."""
+    names = _names[0]
+    if len(names) < n:
+        names = [b"%d" % i for i in range(max(n, 2 * len(names)))]
+        _names[0] = names
+    return names[:n]
 
 
 def socket_holders(
@@ -80,12 +84,12 @@ def socket_holders(
     """({socket inode: first pid}, {socket inode: [other pids]}) for the wanted inodes, walking
     /proc/<pid>/fd in pid order (the second mapping only for sockets several processes hold).
 
-    A socket shared by several processes lists them all, lowest (the parent, mostly) first,
-    as `ss -p` does. Sharing comes from fork (a pre-fork server's workers; systemd's socket
-    activation): once every wanted inode has a holder, only the children of holders are read
-    further, not every other process's fds (a shared socket passed over a Unix socket to an
-    unrelated, later process is the case this leaves out). Inodes no readable process holds
-    are left out: their owner is unknown.
+    A socket shared by several processes lists them all, lowest pid first, as `ss -p` does.
+    Sharing comes from fork (a pre-fork server's workers; systemd's socket activation): once
+    every wanted inode has a holder, only processes related to holders are read further
+    (`_related`: children, and a holder's parent), not every other process's fds (a shared
+    socket passed over a Unix socket to an unrelated process is the case this leaves out).
+    Inodes no readable process holds are left out: their owner is unknown.
 
     The cost is one readlink per open fd (~2.5-5 us, nearly all of it in the kernel, which
     releases the GIL): two threads read two processes at once (measured here: 1.4-1.5x the
@@ -124,26 +128,56 @@ def socket_holders(
         other.join()
     else:
         walk()
-    for pid in sorted(hits):
-        for ino in hits[pid]:
-            if ino not in found:
-                found[ino] = pid
-            else:
-                _also(more, ino, pid)
-    if len(seen) < len(links):
-        return found, more  # every process was read
-    # Every socket has a holder: read on only in the holders' children (pre-fork workers).
-    holders = {*found.values(), *(p for pids_ in more.values() for p in pids_)}
-    for pid in pids:
-        if pid in read or parent(pid) not in holders:
-            continue
-        holders.add(pid)  # its own children may hold the socket too
-        for ino in _held(pid, links):
-            if ino not in found:
-                found[ino] = pid
-            elif found[ino] != pid:
-                _also(more, ino, pid)
+    holding: dict[int, set[int]] = {}
+    for pid, inodes in hits.items():
+        for ino in inodes:
+            holding.setdefault(ino, set()).add(pid)
+    if len(seen) >= len(links):
+        _related(pids, read, links, holding)
+    for ino, holders in holding.items():
+        first, *others = sorted(holders)
+        found[ino] = first
+        if others:
+            more[ino] = others
     return found, more
+
+
+def _related(
+    pids: list[int], read: set[int], links: dict[bytes, int], holding: dict[int, set[int]]
+) -> None:
+    """Every socket has a holder: read on only in processes related to the holders, until no
+    more are found: their children (pre-fork workers), and the parent of a holder (the master
+    that made the socket). Pid order alone says nothing here: once pids wrap around, a worker
+    can have a lower pid than its master, so the master is read as a holder's parent."""
+    parents: dict[int, int | None] = {}
+
+    def parent_of(pid: int) -> int | None:
+        if pid not in parents:
+            parents[pid] = parent(pid)
+        return parents[pid]
+
+    holders = {p for pids_ in holding.values() for p in pids_}
+    subtree = set(holders)  # holders and the descendants of holders read so far
+    pending = [p for p in pids if p not in read]
+    grew = True
+    while grew:
+        grew = False
+        ups = {parent_of(h) for h in holders}
+        for pid in pending:
+            if pid in read:
+                continue
+            child = parent_of(pid) in subtree
+            if not child and pid not in ups:
+                continue
+            read.add(pid)
+            grew = True
+            inodes = _held(pid, links)
+            for ino in inodes:
+                holding.setdefault(ino, set()).add(pid)
+            if inodes:
+                holders.add(pid)
+            if inodes or child:
+                subtree.add(pid)  # its own children may hold the socket too
 
 
 def _held(pid: int, links: dict[bytes, int]) -> list[int]:
@@ -214,13 +248,6 @@ def _held(pid: int, links: dict[bytes, int]) -> list[int]:
 def _inodes(found: set[int | None]) -> list[int]:
     found.discard(None)
     return sorted(i for i in found if i is not None)
-
-
-def _also(more: dict[int, list[int]], ino: int, pid: int) -> None:
-    """Record another holder of a shared socket (a dup'ed fd of one process counts once)."""
-    held = more.setdefault(ino, [])
-    if pid not in held:
-        held.append(pid)
 
 
 def parent(pid: int) -> int | None:
