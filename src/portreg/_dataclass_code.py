@@ -26,13 +26,14 @@ _table = [""]  # the table's path, set by install
 
 
 def _path(command: str) -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    from portreg.regcache import directory
+
     tag = f"{sys.implementation.cache_tag}-{sys.hexversion:x}"
     # One table per command: each holds what its command compiles (`serve` alone imports
     # the server's libraries, whose dataclasses would make every command's table ~6x larger).
     word = command.lstrip("-")
     word = word if word.isascii() and word.replace("-", "").isalpha() else "other"
-    return os.path.join(base, "portreg", f"dataclass-code-{tag}-{word[:24]}.marshal")
+    return os.path.join(directory(), f"dataclass-code-{tag}-{word[:24]}.marshal")
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:

@@ -29,13 +29,18 @@ def directory() -> Path:
     return Path(base) / "portreg"
 
 
-def _entry(path: Path) -> Path:
+def entry(kind: str, path: str) -> Path:
+    """The cache file of `kind` (`registry`, `sync`) for `path`."""
     # crc32 and adler32, not sha256: hashlib loads OpenSSL (~5 ms of every command's start-up).
-    # A collision only means two registries share an entry; the entry names its path.
+    # A collision only means two paths share an entry; every entry names its path.
     import zlib
 
-    raw = os.fsencode(os.path.abspath(path))
-    return directory() / f"registry-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.marshal"
+    raw = os.fsencode(path)
+    return directory() / f"{kind}-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.marshal"
+
+
+def _entry(path: Path) -> Path:
+    return entry("registry", os.path.abspath(path))
 
 
 def parsed(

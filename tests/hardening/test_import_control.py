@@ -9,7 +9,7 @@ import pytest
 from portreg import store
 from portreg.errors import PortregError
 from tests.hardening.test_server_input import still_answers
-from tests.server.conftest import Server, StartServer, http
+from tests.server.conftest import Server, http
 
 PLAIN = '[services.svc]\n{field} = "{value}"\nports = {{development = 53500}}\n'
 BAD = [
@@ -29,14 +29,6 @@ def test_the_reader_refuses_a_control_character_in_a_plain_service(field: str, v
 def test_line_breaks_and_tabs_in_a_plain_service_stay() -> None:
     doc = PLAIN.format(field="description", value="two\\nlines\\tand a tab")
     assert store.loads(doc, source="t").services["svc"].description == "two\nlines\tand a tab"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, start_server: StartServer) -> Server:
-    env = {}
-    if request.param == "postgresql":
-        env["PORTREG_DATABASE_URL"] = request.getfixturevalue("pg_url")
-    return start_server(env=env)
 
 
 def test_an_imported_nul_is_400_on_every_database(server: Server) -> None:

@@ -11,18 +11,9 @@ import socket
 from http.client import HTTPConnection
 from pathlib import Path
 
-import pytest
-
 from tests.server.conftest import Server, StartServer, http
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {}
-    return {"PORTREG_DATABASE_URL": request.getfixturevalue("pg_url")}
 
 
 def rss_mib(pid: int) -> float:

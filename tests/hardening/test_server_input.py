@@ -10,15 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import portreg_cmd
-from tests.server.conftest import Server, StartServer, http
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, start_server: StartServer) -> Server:
-    env = {}
-    if request.param == "postgresql":
-        env["PORTREG_DATABASE_URL"] = request.getfixturevalue("pg_url")
-    return start_server(env=env)
+from tests.server.conftest import Server, http
 
 
 def still_answers(server: Server) -> None:

@@ -13,17 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pytest
-
 from tests.conftest import portreg_cmd
 from tests.server.conftest import Server, StartServer, http
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {}
-    return {"PORTREG_DATABASE_URL": request.getfixturevalue("pg_url")}
 
 
 def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:

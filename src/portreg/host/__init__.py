@@ -151,11 +151,10 @@ class Scan:
         for (proto, family, addr, port, inode, uid, v6only), namespace in self._raws:
             text = addresses[addr]
             pid = hget(inode)
-            dual = False if family == "ipv4" else None if v6only is None else (
-                not v6only and text == "::"
-            )  # fmt: skip
+            pids = pget(inode) or ((pid,) if pid is not None else ())
+            dual = _dual(family, v6only, text)
             yield (port, proto, text, family, inode, pid, *owners[(pid, uid)], namespace, uid,
-                   dual, pget(inode) or ((pid,) if pid is not None else ()))  # fmt: skip
+                   dual, pids)  # fmt: skip
 
     def listeners(self) -> list[Listener]:
         new = tuple.__new__
@@ -179,11 +178,17 @@ class Scan:
         addresses, hget, pget = self._addresses, self._first.get, self._every.get
         for (proto, family, addr, port, inode, uid, v6only), namespace in self._raws:
             pid = hget(inode)
-            dual = False if family == "ipv4" else None if v6only is None else (
-                not v6only and addresses[addr] == "::"
-            )  # fmt: skip
+            dual = _dual(family, v6only, addresses[addr])
             pids = pget(inode) or ((pid,) if pid is not None else ())
             yield port, (proto, family, addr), (pid, uid), (namespace, uid, dual, pids)
+
+
+def _dual(family: str, v6only: bool | None, address: str) -> bool | None:
+    """Whether the socket also serves IPv4: an IPv6 `[::]` socket without IPV6_V6ONLY does;
+    None where the kernel's answer is unknown (the /proc/net fallback)."""
+    if family == "ipv4":
+        return False
+    return None if v6only is None else not v6only and address == "::"
 
 
 def scan(

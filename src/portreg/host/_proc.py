@@ -246,7 +246,6 @@ def _held(pid: int, links: dict[bytes, int]) -> list[int]:
 
 
 def _inodes(found: set[int | None]) -> list[int]:
-    found.discard(None)
     return sorted(i for i in found if i is not None)
 
 

@@ -137,12 +137,9 @@ def enabled() -> bool:
 
 
 def _entry(root: Path) -> Path:
-    import zlib
+    from portreg.regcache import entry
 
-    from portreg.regcache import directory
-
-    raw = os.fsencode(os.path.realpath(root))
-    return directory() / f"sync-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.marshal"
+    return entry("sync", os.path.realpath(root))
 
 
 def _code() -> tuple[tuple[str, int, int], ...]:
