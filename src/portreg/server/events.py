@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -192,7 +192,27 @@ def _frame(eid: int, payload: str) -> str:
     return f"id: {eid}\nevent: change\ndata: {payload}\n\n"
 
 
-async def stream(broker: Broker, last_id: int | None, ping_seconds: float) -> AsyncIterator[str]:
+async def open_stream(
+    broker: Broker, last_id: int | None, ping_seconds: float
+) -> AsyncIterator[str]:
+    """`stream`, already subscribed and with its starting id fixed before the response's headers
+    go out: a browser's EventSource says "open" on the headers, and a change made right after
+    that must reach it (it did not, under load, when the generator subscribed on first pull)."""
+    frames = stream(broker, last_id, ping_seconds)
+    first = await anext(frames)
+    return _prepend(first, frames)
+
+
+async def _prepend(first: str, rest: AsyncGenerator[str]) -> AsyncIterator[str]:
+    try:
+        yield first
+        async for frame in rest:
+            yield frame
+    finally:
+        await rest.aclose()
+
+
+async def stream(broker: Broker, last_id: int | None, ping_seconds: float) -> AsyncGenerator[str]:
     """One SSE client: what it missed since `last_id` (from the table), then live events."""
     q = broker.subscribe()
     try:

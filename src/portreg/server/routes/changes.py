@@ -61,7 +61,7 @@ async def events(
         int | None, Query(ge=0, le=MAX_EVENT_ID, description="same as Last-Event-ID")
     ] = None,
 ) -> StreamingResponse:
-    from portreg.server.events import stream
+    from portreg.server.events import open_stream
 
     start = last
     if last_event_id is not None and last_event_id.strip().isdigit():
@@ -71,7 +71,7 @@ async def events(
             # query forever, and the stream would only ever say "database unavailable".
             raise HttpError(422, f"invalid request: Last-Event-ID above {MAX_EVENT_ID}")
     return StreamingResponse(
-        stream(st.broker, start, st.settings.ping_seconds),
+        await open_stream(st.broker, start, st.settings.ping_seconds),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
