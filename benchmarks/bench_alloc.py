@@ -38,6 +38,8 @@ import bench_server as bs
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 TARGETS = {"sqlite": 0.25, "postgresql": 0.5, "reads": 0.5}
+# BENCH_ONLY=postgresql (comma-separated rows) runs some rows only, when working on one.
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(","))) or set(TARGETS)
 
 BARE_SQLITE = """
 import json, os, sqlite3
@@ -213,31 +215,15 @@ def main() -> None:
 
     try:
         print(f"machine: {os.cpu_count()} cores; load: `uptime` {os.getloadavg()[0]:.2f}")
-        print("POST /api/v1/assignments, SQLite, 1 worker (portreg checks the live host too):")
-        figures = {"sqlite": compare_writes("sqlite", ours_sqlite, bare_sqlite)}
-        print("POST /api/v1/assignments, PostgreSQL, 2 workers:")
-        figures["postgresql"] = compare_writes("postgresql", ours_pg, bare_pg)
-
-        print("GET /api/v1/services, 500 services:")
-        d = tmp / "reads"
-        d.mkdir()
-        server = bs.Server(d, bs.base_env(PORTREG_CHECK_HOST="false"))
-        token = server.token()
-        import uvloop
-
-        uvloop.run(bs._assign_raw(server.port, token, "svc", 25, 20))
-        with urllib.request.urlopen(server.api + "/services") as resp:
-            body = resp.read()
-        assert len(json.loads(body)) == 500
-        (tmp / "list.json").write_bytes(body)
-        bare = Bare(tmp, BARE_LIST, {"BENCH_BODY": str(tmp / "list.json")})
-        try:
-            _, _, figures["reads"] = bs.compare_reads(server.port, bare.port, "/api/v1/services")
-        finally:
-            bare.stop()
-            server.stop()
-        print(f"  reads: median ratio {figures['reads']:.2f} (target ≥ {TARGETS['reads']})")
-
+        figures: dict[str, float] = {}
+        if "sqlite" in ONLY:
+            print("POST /api/v1/assignments, SQLite, 1 worker (portreg checks the live host too):")
+            figures["sqlite"] = compare_writes("sqlite", ours_sqlite, bare_sqlite)
+        if "postgresql" in ONLY:
+            print("POST /api/v1/assignments, PostgreSQL, 2 workers:")
+            figures["postgresql"] = compare_writes("postgresql", ours_pg, bare_pg)
+        if "reads" in ONLY:
+            _reads(tmp, figures)
         print("summary (ratios against the bare baselines, same run):")
         for key, value in figures.items():
             verdict = "ok" if value >= TARGETS[key] else "BELOW TARGET"
@@ -245,6 +231,28 @@ def main() -> None:
     finally:
         for name in pg_dbs:
             bs.pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _reads(tmp: Path, figures: dict[str, float]) -> None:
+    print("GET /api/v1/services, 500 services:")
+    d = tmp / "reads"
+    d.mkdir()
+    server = bs.Server(d, bs.base_env(PORTREG_CHECK_HOST="false"))
+    token = server.token()
+    import uvloop
+
+    uvloop.run(bs._assign_raw(server.port, token, "svc", 25, 20))
+    with urllib.request.urlopen(server.api + "/services") as resp:
+        body = resp.read()
+    assert len(json.loads(body)) == 500
+    (tmp / "list.json").write_bytes(body)
+    bare = Bare(tmp, BARE_LIST, {"BENCH_BODY": str(tmp / "list.json")})
+    try:
+        _, _, figures["reads"] = bs.compare_reads(server.port, bare.port, "/api/v1/services")
+    finally:
+        bare.stop()
+        server.stop()
+    print(f"  reads: median ratio {figures['reads']:.2f} (target ≥ {TARGETS['reads']})")
 
 
 if __name__ == "__main__":

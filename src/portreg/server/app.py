@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db_errors(),
         asyncio.Semaphore(settings.write_concurrency),
         batch.for_settings(settings.database_url, check_host=settings.check_host),
+        assign_gate=asyncio.Semaphore(max(1, settings.pool_size - 2)),  # leave some for reads
     )
 
     @contextlib.asynccontextmanager
