@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import _socket as socket  # not `socket`: ~2.5 ms of start-up for nothing used here
 import gc
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from portreg.host._records import Listener as Listener
 
 if TYPE_CHECKING:
     from portreg.host._netlink import Raw
+    from portreg.host._proc import FdWalk
 
 
 JSON_FIELDS = tuple(f for f in Listener._fields if f != "inode")
-# The JSON fields in three groups whose values repeat across sockets; each group's text is made
-# once per distinct value. Where a socket is, who holds it, and the rest.
-_WHERE_F, _OWNER_F, _REST_F = Listener._fields[1:4], Listener._fields[5:9], Listener._fields[9:]
-assert ("port", *_WHERE_F, *_OWNER_F, *_REST_F) == JSON_FIELDS
+assert Listener._fields[:4] + Listener._fields[5:] == JSON_FIELDS
 
 
 def json_chunks(found: list[Listener], *, lines: bool = False) -> Iterator[str]:
@@ -43,7 +41,7 @@ def json_chunks(found: list[Listener], *, lines: bool = False) -> Iterator[str]:
     order), for hosts so big a consumer wants to stream. `Scan.json_chunks` makes the same text
     without building Listener tuples.
     """
-    return _emit(((lst[0], lst[1:4], lst[5:9], lst[9:]) for lst in found), lines=lines)
+    return _emit(((lst[0], lst[1:4] + lst[5:]) for lst in found), _same, lines=lines)
 
 
 def _same(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -51,46 +49,41 @@ def _same(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _emit(
-    rows: Iterable[tuple[int, Any, Any, Any]],
+    rows: Iterable[tuple[int, Hashable]],
+    values_of: Callable[[Any], tuple[Any, ...]],
     *,
     lines: bool,
-    where_of: Callable[[Any], tuple[Any, ...]] = _same,
-    owner_of: Callable[[Any], tuple[Any, ...]] = _same,
 ) -> Iterator[str]:
-    """The JSON text of (port, where, owner, rest) rows, a few large pieces at a time.
+    """The JSON text of (port, key) rows, a few large pieces at a time.
 
     The standard encoder falls back to pure Python under `indent` (~9 us a socket, plus a
-    chunk list that doubles peak memory); here each group's text is built once per distinct
-    key and only the port is formatted per socket. A key is the group's values, or anything
-    `where_of` / `owner_of` turn into them (a Scan's raw address bytes, its (pid, uid)).
+    chunk list that doubles peak memory). Here the text after the port is made once per
+    distinct key, from `values_of(key)` (the fields after `port`, in JSON_FIELDS order): the
+    sockets of one process on one address differ by port only, so only the port is formatted
+    per socket.
     """
     import json
 
-    dumps = json.dumps
+    dumps, names = json.dumps, JSON_FIELDS[1:]
     if lines:
 
-        def block(names: tuple[str, ...], values: tuple[Any, ...]) -> str:
-            return "".join(f'"{n}": {dumps(v)}, ' for n, v in zip(names, values, strict=True))
+        def tail(values: tuple[Any, ...]) -> str:
+            return ", ".join(f'"{n}": {dumps(v)}' for n, v in zip(names, values, strict=True))
     else:
 
-        def block(names: tuple[str, ...], values: tuple[Any, ...]) -> str:
-            return "".join(f'    "{n}": {dumps(v)},\n' for n, v in zip(names, values, strict=True))
+        def tail(values: tuple[Any, ...]) -> str:
+            return ",\n".join(f'    "{n}": {dumps(v)}' for n, v in zip(names, values, strict=True))
 
-    where: dict[tuple[Any, ...], str] = {}
-    owner: dict[tuple[Any, ...], str] = {}
-    rest: dict[tuple[Any, ...], str] = {}
+    tails: dict[Hashable, str] = {}
     batch: list[str] = []
     first = True
-    for port, k1, k2, k3 in rows:
-        b1 = where.get(k1) or where.setdefault(k1, block(_WHERE_F, where_of(k1)))
-        b2 = owner.get(k2) or owner.setdefault(k2, block(_OWNER_F, owner_of(k2)))
-        # The last field of an object has no separator after it.
-        b3 = rest.get(k3) or rest.setdefault(k3, block(_REST_F, k3)[:-2])
+    for port, key in rows:
+        text = tails.get(key) or tails.setdefault(key, tail(values_of(key)))
         if lines:
-            batch.append(f'{{"port": {port}, {b1}{b2}{b3}}}\n')
+            batch.append(f'{{"port": {port}, {text}}}\n')
         else:
             lead = "[\n" if first else ",\n"
-            batch.append(f'{lead}  {{\n    "port": {port},\n{b1}{b2}{b3}\n  }}')
+            batch.append(f'{lead}  {{\n    "port": {port},\n{text}\n  }}')
         first = False
         if len(batch) >= 2048:  # few large writes: a write per socket costs more than the text
             yield "".join(batch)
@@ -162,25 +155,27 @@ class Scan:
 
     def json_chunks(self, *, lines: bool = False) -> Iterator[str]:
         """The text `json_chunks(self.listeners())` gives, without the Listener tuples (nor
-        the rows `listeners` makes them from): the groups are keyed by the raw values, and
-        their text is made from them once per distinct key."""
-        addresses, owners = self._addresses, self._owners
+        the rows `listeners` makes them from): each row's key is the raw values the text
+        after its port is made from, once per distinct key."""
+        addresses, owners, hget, pget = (
+            self._addresses,
+            self._owners,
+            self._first.get,
+            self._every.get,
+        )
 
-        def where_of(key: tuple[str, str, bytes]) -> tuple[Any, ...]:
-            return key[0], addresses[key[2]], key[1]
+        def values_of(key: tuple[Any, ...]) -> tuple[Any, ...]:
+            proto, family, addr, uid, v6only, namespace, pid, more = key
+            text = addresses[addr]
+            pids = more or ((pid,) if pid is not None else ())
+            return (proto, text, family, pid, *owners[(pid, uid)], namespace, uid,
+                    _dual(family, v6only, text), pids)  # fmt: skip
 
-        def owner_of(key: tuple[int | None, int]) -> tuple[Any, ...]:
-            return key[0], *owners[key]
-
-        return _emit(self._keyed(), lines=lines, where_of=where_of, owner_of=owner_of)
-
-    def _keyed(self) -> Iterator[tuple[int, Any, Any, Any]]:
-        addresses, hget, pget = self._addresses, self._first.get, self._every.get
-        for (proto, family, addr, port, inode, uid, v6only), namespace in self._raws:
-            pid = hget(inode)
-            dual = _dual(family, v6only, addresses[addr])
-            pids = pget(inode) or ((pid,) if pid is not None else ())
-            yield port, (proto, family, addr), (pid, uid), (namespace, uid, dual, pids)
+        rows = (
+            (port, (proto, family, addr, uid, v6only, namespace, hget(inode), pget(inode)))
+            for (proto, family, addr, port, inode, uid, v6only), namespace in self._raws
+        )
+        return _emit(rows, values_of, lines=lines)
 
 
 def _dual(family: str, v6only: bool | None, address: str) -> bool | None:
@@ -200,6 +195,31 @@ def scan(
 ) -> Scan:
     """Every listening TCP socket and unconnected UDP socket, IPv4 and IPv6, in every network
     namespace this process can see, sorted by port (see `listeners` for the options)."""
+    from portreg.host import _proc
+
+    all_pids: list[int] | None = None
+    walk: FdWalk | None = None
+    if owners and ports is None:
+        # The whole host: the fd walk's second half starts now, in a child, while the kernel
+        # dumps its sockets here (a `ports` lookup wants few inodes: it walks after the dump,
+        # and stops at the first holders).
+        all_pids = _proc.pids()
+        walk = _proc.FdWalk(all_pids)
+    try:
+        return _scan(port_range, owners, namespaces, ports, all_pids, walk)
+    finally:
+        if walk is not None:
+            walk.close()
+
+
+def _scan(
+    port_range: tuple[int, int] | None,
+    owners: bool,
+    namespaces: bool,
+    ports: Collection[int] | None,
+    all_pids: list[int] | None,
+    walk: FdWalk | None,
+) -> Scan:
     from portreg.host import _netlink, _proc, _procnet
 
     try:
@@ -208,9 +228,8 @@ def scan(
         host = _procnet.dump(port_range)
     raws: list[tuple[Raw, str | None]] = [(raw, None) for raw in host]
 
-    all_pids: list[int] | None = None
     if namespaces:
-        all_pids = _proc.pids()
+        all_pids = all_pids or _proc.pids()
         foreign = _proc.foreign_netns(all_pids, _proc.own_netns())
         if foreign:
             names = _proc.netns_names()
@@ -231,7 +250,7 @@ def scan(
         wanted = {raw[4] for raw, _ in raws if raw[4]}
         if owners and wanted:
             first, more = _proc.socket_holders(
-                wanted, _proc.pids() if all_pids is None else all_pids
+                wanted, _proc.pids() if all_pids is None else all_pids, walk
             )
         return Scan(raws, first, more)
     finally:

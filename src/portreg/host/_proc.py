@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from portreg.host._records import Owner
 
+_K = TypeVar("_K", int, bytes)  # what a walk reports per fd: an inode, or the link text
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -79,7 +81,7 @@ def _fd_names(n: int) -> list[bytes]:
 
 
 def socket_holders(
-    wanted: Iterable[int], all_pids: Iterable[int]
+    wanted: Iterable[int], all_pids: Iterable[int], walk: FdWalk | None = None
 ) -> tuple[dict[int, int], dict[int, list[int]]]:
     """({socket inode: first pid}, {socket inode: [other pids]}) for the wanted inodes, walking
     /proc/<pid>/fd in pid order (the second mapping only for sockets several processes hold).
@@ -91,12 +93,9 @@ def socket_holders(
     socket passed over a Unix socket to an unrelated process is the case this leaves out).
     Inodes no readable process holds are left out: their owner is unknown.
 
-    The cost is one readlink per open fd (~2.5-5 us, nearly all of it in the kernel, which
-    releases the GIL): two threads read two processes at once (measured here: 1.4-1.5x the
-    speed of one; two threads on one process's fd table gain nothing). Each process's hits
-    are merged in pid order afterwards, so the answer does not depend on which thread was
-    first; a thread may read a process or two past the point where every inode was found,
-    which can only add a holder.
+    The cost is one readlink per open fd (~1.7-5 us, nearly all of it in the kernel). On a host
+    with many fds a forked child shares the walk (`FdWalk`; `walk` is one started before the
+    inodes were known, over `all_pids`); the answer is the same either way.
     """
     links = {b"socket:[%d]" % ino: ino for ino in wanted}
     found: dict[int, int] = {}
@@ -104,35 +103,12 @@ def socket_holders(
     if not links:
         return found, more
     pids = list(all_pids)
-    hits: dict[int, list[int]] = {}
-    read: set[int] = set()
-    seen: set[int] = set()
-    queue = iter(pids)
-
-    def walk() -> None:
-        for pid in queue:  # a list iterator's next() is atomic: each pid goes to one thread
-            if len(seen) >= len(links):
-                return
-            inodes = _held(pid, links)
-            read.add(pid)
-            if inodes:
-                hits[pid] = inodes
-                seen.update(inodes)
-
-    if len(pids) > 1:
-        import threading
-
-        other = threading.Thread(target=walk, daemon=True)
-        other.start()
-        walk()
-        other.join()
-    else:
-        walk()
+    hits, read = (walk or FdWalk(pids, links)).holders(links)
     holding: dict[int, set[int]] = {}
     for pid, inodes in hits.items():
         for ino in inodes:
             holding.setdefault(ino, set()).add(pid)
-    if len(seen) >= len(links):
+    if len(holding) >= len(links):
         _related(pids, read, links, holding)
     for ino, holders in holding.items():
         first, *others = sorted(holders)
@@ -140,6 +116,196 @@ def socket_holders(
         if others:
             more[ino] = others
     return found, more
+
+
+_SPLIT_MIN_FDS = 4000  # fewer open fds on the host than this: a fork costs more than it saves
+
+
+def _walk(
+    pids: Iterable[int], links: Mapping[bytes, _K], *, stop: bool = True
+) -> tuple[dict[int, list[_K]], set[int]]:
+    """({pid: wanted inodes it holds}, pids read), in order, until every inode has a holder
+    (never with `stop=False` or `_EVERY_LINK`: every process is read)."""
+    hits: dict[int, list[_K]] = {}
+    read: set[int] = set()
+    seen: set[_K] = set()
+    for pid in pids:
+        if stop and links is not _EVERY_LINK and len(seen) >= len(links):
+            break
+        inodes = _held(pid, links)
+        read.add(pid)
+        if inodes:
+            hits[pid] = inodes
+            seen.update(inodes)
+    return hits, read
+
+
+class FdWalk:
+    """The /proc fd walk of `socket_holders`, shared with a forked child on a host with many
+    fds: both take pids, lowest first, from one queue (a pipe of 4-byte pids: a read that small
+    is atomic), so neither waits for the other however the fds are spread.
+
+    Not threads: readlink releases the GIL for ~2 us at a time, and two threads handing it
+    back and forth were slower than one (measured here: 99 ms for two, 56 ms for one, 28,000
+    fds); two processes share nothing. Made with `links=None` (before the kernel's dump says
+    which inodes are wanted), the child reads every link while this process dumps, and
+    `holders` picks the wanted ones from what it sends.
+
+    Pids leave the queue in order, so when every inode has a holder, every lower pid has been
+    read by one of the two: the lowest holder is found as by one walk in pid order (either
+    may read a process or two more, which can only add a holder). Only a single-threaded
+    process forks (a fork copies one thread, and whatever locks the others hold); if the child
+    fails in any way, what it took is read here."""
+
+    def __init__(self, pids: list[int], links: dict[bytes, int] | None = None) -> None:
+        self._pids, self._texts = pids, links is None
+        self._child, self._pipe, self._queue = 0, -1, -1
+        if not _may_fork() or sum(_fd_count(pid) for pid in pids) < _SPLIT_MIN_FDS:
+            return
+        self._queue = _queue(pids)
+        if self._queue < 0:
+            return
+        import marshal
+
+        rfd, wfd = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child's coverage is not collected
+            code = 1
+            try:
+                os.close(rfd)
+                if links is None:  # every link: the wanted inodes are not known yet
+                    data = marshal.dumps(_walk(_taken(self._queue), _EVERY_LINK))
+                else:
+                    data = marshal.dumps(_walk(_taken(self._queue), links))
+                with open(wfd, "wb") as out:
+                    out.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(wfd)
+        self._child, self._pipe = child, rfd
+
+    def holders(self, links: dict[bytes, int]) -> tuple[dict[int, list[int]], set[int]]:
+        """({pid: wanted inodes it holds}, pids read), until every inode has a holder."""
+        if not self._child:
+            return _walk(self._pids, links)
+        import select
+
+        hits: dict[int, list[int]] = {}
+        read: set[int] = set()
+        seen: set[int] = set()
+        theirs: tuple[dict[int, list[Any]], list[int]] | None = None
+        try:
+            for pid in _taken(self._queue):
+                inodes = _held(pid, links)
+                read.add(pid)
+                if inodes:
+                    hits[pid] = inodes
+                    seen.update(inodes)
+                if theirs is None and select.select([self._pipe], [], [], 0)[0]:
+                    theirs = self._result()  # the child is done: what it found counts now
+                    seen.update(self._merge(theirs, links, hits, read))
+                if len(seen) >= len(links):
+                    break
+            if theirs is None and len(seen) < len(links):
+                theirs = self._result()  # the queue is empty: wait for the child's share
+                self._merge(theirs, links, hits, read)
+        finally:
+            self.close()
+        return hits, read
+
+    def _result(self) -> tuple[dict[int, list[Any]], list[int]]:
+        import marshal
+
+        with open(self._pipe, "rb", closefd=False) as pipe:
+            data = pipe.read()
+        self._reap(killed=False)
+        try:
+            if self._status != 0:
+                raise ValueError(self._status)
+            got: tuple[dict[int, list[Any]], list[int]] = marshal.loads(data)
+            return got
+        except (ValueError, EOFError, TypeError):
+            return {}, []
+
+    def _merge(
+        self,
+        theirs: tuple[dict[int, list[Any]], list[int]],
+        links: dict[bytes, int],
+        hits: dict[int, list[int]],
+        read: set[int],
+    ) -> set[int]:
+        """The child's hits into ours; the inodes they hold. If the child failed (nothing
+        read), the pids it may have taken are read here."""
+        their_hits, their_read = theirs
+        if not their_read:
+            rest = [p for p in self._pids if p not in read]
+            walked, walked_read = _walk(rest, links, stop=False)
+            their_hits, their_read = dict(walked), list(walked_read)
+            self._texts = False
+        found: set[int] = set()
+        for pid, held in their_hits.items():
+            # Link texts (a walk started without the inodes), else the inodes.
+            inodes = sorted({links[x] for x in held if x in links} if self._texts else held)
+            if inodes:
+                hits[pid] = inodes
+                found.update(inodes)
+        read.update(their_read)
+        return found
+
+    def close(self) -> None:
+        """Stop the child if it is still at work (every inode found without it, or nothing
+        wanted at all), and let go of the pipes."""
+        if self._child:
+            self._reap(killed=True)
+        for fd in (self._pipe, self._queue):
+            if fd >= 0:
+                os.close(fd)
+        self._pipe = self._queue = -1
+
+    def _reap(self, *, killed: bool) -> None:
+        if killed:  # it may be blocked on a full pipe
+            with contextlib.suppress(OSError):
+                os.kill(self._child, 9)
+        _, self._status = os.waitpid(self._child, 0)
+        self._child = 0
+
+
+def _queue(pids: list[int]) -> int:
+    """A pipe holding `pids`, its write end closed; -1 if they do not fit in its buffer."""
+    qr, qw = os.pipe()
+    data = b"".join(pid.to_bytes(4, "little") for pid in pids)
+    os.set_blocking(qw, False)  # a pipe's buffer can be a single page when limits are hit
+    try:
+        sent = os.write(qw, data)
+    except BlockingIOError:
+        sent = 0
+    os.close(qw)
+    if sent == len(data):
+        return qr
+    os.close(qr)
+    return -1
+
+
+def _taken(queue: int) -> Iterator[int]:
+    """Pids from a queue two processes share (see FdWalk), until it is empty."""
+    while len(got := os.read(queue, 4)) == 4:
+        yield int.from_bytes(got, "little")
+
+
+def _may_fork() -> bool:
+    import sys
+
+    threading = sys.modules.get("threading")
+    return hasattr(os, "fork") and (threading is None or threading.active_count() == 1)
+
+
+def _fd_count(pid: int) -> int:
+    """How many fds `pid` has open: /proc/<pid>/fd's st_size (Linux >= 6.2), else 1."""
+    try:
+        return os.stat(f"/proc/{pid}/fd").st_size or 1
+    except OSError:
+        return 0
 
 
 def _related(
@@ -180,8 +346,10 @@ def _related(
                 subtree.add(pid)  # its own children may hold the socket too
 
 
-def _held(pid: int, links: dict[bytes, int]) -> list[int]:
+def _held(pid: int, links: Mapping[bytes, _K]) -> list[_K]:
     """The wanted socket inodes among `pid`'s open fds (each once), [] if none or unreadable.
+    (With `_EVERY_LINK` for `links`: every link text, for a walk that starts before the
+    wanted inodes are known.)
 
     Listing /proc/<pid>/fd costs ~0.6 us per fd on top of the readlinks; for a process with
     many fds it is skipped when it can be: the directory's st_size is its number of open fds
@@ -195,7 +363,7 @@ def _held(pid: int, links: dict[bytes, int]) -> list[int]:
         dfd = os.open(f"/proc/{pid}/fd", _DIR_FLAGS)
     except OSError:
         return []
-    out: set[int | None] = set()
+    out: set[_K | None] = set()
     try:
         try:
             count = os.fstat(dfd).st_size
@@ -245,8 +413,18 @@ def _held(pid: int, links: dict[bytes, int]) -> list[int]:
         os.close(dfd)
 
 
-def _inodes(found: set[int | None]) -> list[int]:
+def _inodes(found: set[_K | None]) -> list[_K]:
     return sorted(i for i in found if i is not None)
+
+
+class _EveryLink(dict[bytes, bytes]):
+    """A mapping of every link text to itself (what `_held` picks with it: everything)."""
+
+    def get(self, key: bytes, default: object = None) -> bytes:
+        return key
+
+
+_EVERY_LINK = _EveryLink()
 
 
 def parent(pid: int) -> int | None:
