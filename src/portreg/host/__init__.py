@@ -106,17 +106,15 @@ class Scan:
 
     def __init__(
         self,
-        raws: list[tuple[Raw, str | None]],
+        ordered: tuple[list[tuple[Raw, str | None]], dict[bytes, str]],
         first: dict[int, int],
         more: dict[int, list[int]],
     ) -> None:
+        """`ordered`: `_order`'s (records sorted, address texts); `first`, `more`: their
+        holders, as `_proc.socket_holders` answers."""
         from portreg.host import _proc
 
-        ntop = socket.inet_ntop
-        self._addresses = {
-            addr: ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
-            for addr in {raw[2] for raw, _ in raws}
-        }
+        raws, self._addresses = ordered
         self._first = first
         self._every = {ino: (first[ino], *pids) for ino, pids in more.items()}
         owners: dict[tuple[int | None, int], tuple[str | None, str | None, str | None]] = {}
@@ -127,7 +125,7 @@ class Scan:
                 o = _proc.owner(pid)
                 owners[(pid, uid)] = (o.process, o.cmdline, o.user or _proc.user_name(uid))
         self._owners = owners
-        self._raws = _sorted(raws, self._addresses)
+        self._raws = raws
 
     def __len__(self) -> int:
         return len(self._raws)
@@ -243,16 +241,17 @@ def _scan(
     first: dict[int, int] = {}
     more: dict[int, list[int]] = {}
     if not raws:
-        return Scan(raws, first, more)
+        return Scan(([], {}), first, more)
     gc_was_on = gc.isenabled()
     gc.disable()  # tens of thousands of fresh tuples would set off full collections for nothing
     try:
+        ordered = _order(raws)  # before the walk: a child may still be walking meanwhile
         wanted = {raw[4] for raw, _ in raws if raw[4]}
         if owners and wanted:
             first, more = _proc.socket_holders(
                 wanted, _proc.pids() if all_pids is None else all_pids, walk
             )
-        return Scan(raws, first, more)
+        return Scan(ordered, first, more)
     finally:
         if gc_was_on:
             gc.enable()
@@ -284,6 +283,18 @@ def listeners(
 
 _PROTO = {"tcp": 0, "udp": 1}
 _FAMILY = {"ipv4": 0, "ipv6": 1}
+
+
+def _order(
+    raws: list[tuple[Raw, str | None]],
+) -> tuple[list[tuple[Raw, str | None]], dict[bytes, str]]:
+    """(the records sorted, {raw address: its text}), what a Scan is made of besides owners."""
+    ntop = socket.inet_ntop
+    addresses = {
+        addr: ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
+        for addr in {raw[2] for raw, _ in raws}
+    }
+    return _sorted(raws, addresses), addresses
 
 
 def _sorted(
