@@ -75,8 +75,10 @@ def test_hot_path_imports_nothing_heavy(run: object, tmp_path: Path, args: tuple
     store.create(
         tmp_path / "ports.toml", Registry(services={"a": Service("a", "A", {"development": 53000})})
     )
-    loaded = {m.split(".")[0] for m in _modules_after(tmp_path, args)}
+    modules = _modules_after(tmp_path, args)
+    loaded = {m.split(".")[0] for m in modules}
     assert loaded & HEAVY == set()
+    assert modules & {"urllib.parse", "ipaddress"} == set()  # pathlib's, deferred
 
 
 def test_dataclasses_without_docstrings_still_work_after_the_cli_defers_inspect() -> None:
@@ -87,6 +89,19 @@ def test_dataclasses_without_docstrings_still_work_after_the_cli_defers_inspect(
         "@dataclasses.dataclass\nclass A:\n    x: int\n"
         "assert A.__doc__ == 'A(x: int)', A.__doc__\n"
         "import inspect\nassert inspect.signature(A) is not None and 'inspect' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_pathlib_without_urllib_parse_still_makes_uris_and_urllib_parse_is_real() -> None:
+    code = (
+        "from portreg.cli import _defer_urllib_parse; _defer_urllib_parse()\n"
+        "import pathlib, sys\n"
+        "assert 'urllib.parse' not in sys.modules and 'pathlib' in sys.modules\n"
+        "assert pathlib.Path('/tmp/a b').as_uri() == 'file:///tmp/a%20b'\n"
+        "import urllib.parse\n"
+        "assert urllib.parse.urlsplit('http://h:1/p').port == 1\n"
+        "assert sys.modules['urllib.parse'].__file__.endswith('parse.py')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

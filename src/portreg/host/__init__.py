@@ -197,10 +197,10 @@ def scan(
 
     all_pids: list[int] | None = None
     walk: FdWalk | None = None
-    if owners and ports is None:
-        # The whole host: the fd walk's second half starts now, in a child, while the kernel
-        # dumps its sockets here (a `ports` lookup wants few inodes: it walks after the dump,
-        # and stops at the first holders).
+    if owners and ports is None and (port_range is None or port_range[1] - port_range[0] >= 64):
+        # A wide look: the fd walk starts now, shared with a child, while the kernel dumps its
+        # sockets here. A narrow one (`who PORT`, `ports`) wants few inodes: it walks after
+        # the (then quick) dump, and both walkers stop at the first holders.
         all_pids = _proc.pids()
         walk = _proc.FdWalk(all_pids)
     try:
