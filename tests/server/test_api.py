@@ -154,6 +154,16 @@ def test_api_contract_round_trip(start_server: StartServer, tmp_path: Path) -> N
     assert status == 400 and isinstance(err["detail"], str)
     status, err = http("POST", api + "/assignments", {"environment": "x"}, token=tok)
     assert status == 422 and isinstance(err["detail"], str)
+    # A misspelt field is refused by name, not dropped for a default-environment write.
+    before = http("GET", api + "/services")[1]
+    for path, body in (
+        ("/assignments", {"service": "typo", "enviroment": "staging"}),
+        ("/services", {"name": "typo", "port": 53990, "enviroment": "staging"}),
+    ):
+        status, err = http("POST", api + path, body, token=tok)
+        assert status == 422 and "enviroment" in err["detail"], (path, err)
+        assert "\n" not in err["detail"]
+    assert http("GET", api + "/services")[1] == before
 
     # Export, then import it back: the same registry.
     status, text = http("GET", api + "/export")

@@ -35,9 +35,11 @@ Protocol = Annotated[str, Field(max_length=50), AfterValidator(_no_control)]
 
 
 class Strict(BaseModel):
-    """Request bodies: strict types (no string-to-number or number-to-bool coercion)."""
+    """Request bodies: strict types (no string-to-number or number-to-bool coercion), and no
+    field the server does not know: a misspelt `enviroment` would otherwise be dropped and the
+    default environment written, a wrong write that answers 201."""
 
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 Transport = Annotated[str, Field(pattern="^(tcp|udp)$")]
