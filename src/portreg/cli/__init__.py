@@ -8,7 +8,7 @@ and is imported only when it runs.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from portreg.errors import ExitCode, PortregError
@@ -29,28 +29,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _defer_inspect() -> None:
     """Import `dataclasses` without paying for `inspect` (~8 ms of ast, dis and tokenize).
 
-    dataclasses calls `inspect` only to write a docstring for a class that has none. It gets a
-    stand-in module that imports the real `inspect` on first use; the stand-in is removed from
-    sys.modules right away, so every other `import inspect` gets the real module.
+    dataclasses calls `inspect` only to write a docstring for a class that has none, so the
+    stand-in hands out attributes of the real `inspect`, imported on first use.
     """
-    if "dataclasses" in sys.modules or "inspect" in sys.modules:
-        return
-    import types
 
-    stand_in = types.ModuleType("inspect")
-
-    def __getattr__(name: str) -> object:
+    def lookup(name: str) -> object:
         import importlib
 
         return getattr(importlib.import_module("inspect"), name)
 
-    stand_in.__getattr__ = __getattr__  # type: ignore[method-assign]
-    sys.modules["inspect"] = stand_in
-    try:
-        import dataclasses  # noqa: F401
-    finally:
-        if sys.modules.get("inspect") is stand_in:
-            del sys.modules["inspect"]
+    _import_beside_stand_in("dataclasses", "inspect", lookup)
 
 
 def _defer_urllib_parse() -> None:
@@ -58,16 +46,10 @@ def _defer_urllib_parse() -> None:
     with `-X importtime`: a tenth of `who`'s start-up), which it needs for `as_uri` alone.
 
     pathlib takes one function from it at import time (`quote_from_bytes`): the stand-in
-    gives a forwarder that imports the real module when called. The stand-in leaves
-    sys.modules at once, so every other `import urllib.parse` gets the real module.
+    gives a forwarder that imports the real module when called.
     """
-    if "pathlib" in sys.modules or "urllib.parse" in sys.modules:
-        return
-    import types
 
-    stand_in = types.ModuleType("urllib.parse")
-
-    def __getattr__(name: str) -> object:
+    def lookup(name: str) -> object:
         if name.startswith("__"):
             raise AttributeError(name)
 
@@ -78,13 +60,27 @@ def _defer_urllib_parse() -> None:
 
         return forward
 
-    stand_in.__getattr__ = __getattr__  # type: ignore[method-assign]
-    sys.modules["urllib.parse"] = stand_in
+    _import_beside_stand_in("pathlib", "urllib.parse", lookup)
+
+
+def _import_beside_stand_in(module: str, costly: str, lookup: Callable[[str], object]) -> None:
+    """Import `module` while `costly` is a stand-in whose attributes come from `lookup`.
+
+    The stand-in leaves sys.modules right after, so every later `import costly` gets the real
+    module; nothing happens if either is already imported.
+    """
+    if module in sys.modules or costly in sys.modules:
+        return
+    import types
+
+    stand_in = types.ModuleType(costly)
+    stand_in.__getattr__ = lookup  # type: ignore[method-assign]
+    sys.modules[costly] = stand_in
     try:
-        import pathlib  # noqa: F401
+        __import__(module)  # not importlib: its package is not loaded yet on this path
     finally:
-        if sys.modules.get("urllib.parse") is stand_in:
-            del sys.modules["urllib.parse"]
+        if sys.modules.get(costly) is stand_in:
+            del sys.modules[costly]
 
 
 def run(env: object, argv: list[str]) -> int:
