@@ -4,6 +4,7 @@ services that depend on each other; axe-core 4.x (axe-playwright-python) in ever
 from __future__ import annotations
 
 import gzip
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,14 @@ def dependent_registry(path: Path, count: int = 60) -> Path:
             connection_strings=(ConnectionString("URL", "http://localhost:{port}/"),),
             depends_on=deps,
         )
+    # A range registration and an environment beyond the standard three: the views show the
+    # range whole and take every port of it, and the phone layout still fits.
+    services["media-relay"] = Service(
+        id="media-relay", name="Media relay", ports={"development": 53500}, width=10
+    )
+    services["qa-runner"] = Service(
+        id="qa-runner", name="QA runner", ports={"development": 53520, "qa": 53521}
+    )
     path.write_text(store.dumps(Registry(project="web", services=services)), encoding="utf-8")
     return path
 
@@ -81,6 +90,19 @@ def test_each_view_answers_at_its_address(sixty: Server) -> None:
         "no host reports yet"
         in urllib.request.urlopen(sixty.url + "/hosts").read().decode().lower()
     )
+
+
+def test_a_range_is_shown_whole_and_taken_port_by_port(sixty: Server) -> None:
+    ranges = sixty.get("/ranges")
+    assert set(range(53500, 53510)) <= set(ranges["assigned"])
+    assert ranges["next"] not in range(53500, 53510)
+    page = urllib.request.urlopen(sixty.url + "/services?q=53505", timeout=10).read().decode()
+    assert 'data-id="media-relay"' in page and "53500-53509" in re.sub("<[^>]+>", "", page)
+    detail = urllib.request.urlopen(sixty.url + "/services/media-relay", timeout=10).read()
+    assert b"53500-53509" in detail
+    free = urllib.request.urlopen(sixty.url + "/ranges", timeout=10).read().decode()
+    blocks = free.split('id="free-blocks"')[1].split("</ul>")[0]
+    assert "53501" not in blocks and "53509" not in blocks
 
 
 def test_search_filter_sort_and_page_live_in_the_url(browser: Any, sixty: Server) -> None:
@@ -300,6 +322,10 @@ def test_a_token_is_checked_when_entered(browser: Any, sixty: Server) -> None:
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = ctx.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        tickets: list[str] = []
+        page.on("request", lambda r: tickets.append(r.url) if "stream-tickets" in r.url else None)
         live(page, sixty.url + "/services")
         assert page.locator("#write-state").inner_text() == "write: off"
         page.locator("#write-state").click()
@@ -307,6 +333,18 @@ def test_a_token_is_checked_when_entered(browser: Any, sixty: Server) -> None:
         page.get_by_role("button", name="Use token").click()
         wait_js(page, "document.querySelector('#write-state').textContent.includes('refused')")
         assert "invalid token" in page.locator("#token-state").inner_text()
+        # the refused token is forgotten: the stream reconnects without asking for a ticket
+        page.wait_for_selector("#conn[data-state=live]", timeout=10_000)
+        assert page.evaluate("sessionStorage.getItem('portreg.token')") is None
+        assert tickets == [] and errors == [], (tickets, errors)
+        # a new environment is typed only after choosing to: its pattern is a valid one
+        page.locator("#assign-box > summary").click()
+        page.locator("#assign-env").select_option(label="New environment…")
+        page.locator("#assign-new-env").fill("qa2")
+        assert page.evaluate("document.querySelector('#assign-new-env').validity.valid")
+        page.locator("#assign-new-env").fill("Bad Env")
+        assert page.evaluate("document.querySelector('#assign-new-env').validity.patternMismatch")
+        assert errors == [], errors
         read = sixty.token("read")
         page.get_by_label("API token (write scope)").fill(read)
         page.get_by_role("button", name="Use token").click()

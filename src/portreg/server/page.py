@@ -289,11 +289,15 @@ async def hosts_view(request: Request, st: StateDep) -> Response:
 
 @router.get("/_page/whoami")
 async def whoami(request: Request, st: StateDep) -> Response:
-    """The token the page was given, checked at once: its name and scope, or why not."""
+    """The token the page was given, checked at once: its name and scope, or why not.
+
+    A refused token is a 200 with `accepted: false`: the page asked whether the token is good
+    and "no" is the answer, not a failed request (a 401 here would put a network error in the
+    browser's console each time someone mistypes a token)."""
     try:
         who = await principal(request, st)
     except HttpError as exc:
-        return JSONResponse({"detail": exc.detail}, exc.status, headers=NO_STORE)
+        return JSONResponse({"accepted": False, "detail": exc.detail}, headers=NO_STORE)
     if who is None:
         return JSONResponse({"name": None, "scope": None, "write_auth": st.settings.write_auth})
     return JSONResponse(

@@ -88,7 +88,8 @@ def service_row(s: Service, envs: list[str]) -> dict[str, Any]:
         "protocol": s.protocol,
         "transport": s.transport,
         "notes": s.notes or s.purpose,
-        "ports": {e: s.ports.get(e) for e in envs if e in s.ports},
+        # As people write them: a range shows whole (`53500-53509`), TBD stays None.
+        "ports": {e: None if s.ports[e] is None else s.span(e) for e in envs if e in s.ports},
         "connection": s.connection_strings[0].render(s.primary_port)
         if s.connection_strings and s.primary_port is not None
         else "",
@@ -98,9 +99,13 @@ def service_row(s: Service, envs: list[str]) -> dict[str, Any]:
 def _matches(s: Service, q: str) -> bool:
     hay = " ".join(
         [s.id, s.name, s.notes, s.purpose, s.protocol, s.status]
-        + [f"{e} {'TBD' if p is None else p}" for e, p in s.ports.items()]
+        + [f"{e} {s.span(e)}" for e in s.ports]
     ).lower()
-    return all(word in hay for word in q.lower().split())
+    # A number inside a registered range finds its service, as `check` would.
+    return all(
+        word in hay or (word.isdigit() and len(word) <= 5 and bool(s.covers(int(word))))
+        for word in q.lower().split()
+    )
 
 
 def table(registry: Registry, tq: TableQuery) -> dict[str, Any]:
@@ -168,9 +173,9 @@ def range_map(registry: Registry, ranges: dict[str, Any]) -> dict[str, Any]:
     start, end = ranges["start"], ranges["end"]
     owners: dict[int, dict[str, str]] = {}
     for s in registry.services.values():
-        for env, port in s.assigned():
-            if start <= port <= end:
-                kind = "reserved" if s.reserved else "assigned"
+        kind = "reserved" if s.reserved else "assigned"
+        for env, first in s.assigned():
+            for port in range(max(first, start), min(first + s.width - 1, end) + 1):
                 owners.setdefault(port, {"id": s.id, "name": s.name, "kind": kind, "env": env})
     kinds: dict[int, str] = dict.fromkeys(ranges["avoided"], "avoided")
     kinds.update({p: o["kind"] for p, o in owners.items()})

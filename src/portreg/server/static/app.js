@@ -243,6 +243,11 @@
       const res = await fetch("/_page/whoami", { headers: authHeader(), cache: "no-store" });
       const data = await res.json();
       if (!res.ok) throw new Error(data.detail || `HTTP ${res.status}`);
+      if (data.accepted === false) {
+        // A refused token is forgotten, so the stream and later writes do not keep sending it.
+        try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage disabled */ }
+        throw new Error(data.detail);
+      }
       state.who = data;
       box.dataset.write = data.can_write ? "on" : "off";
       label.textContent = data.can_write ? `write: on (${data.name})` : `read only (${data.name})`;
