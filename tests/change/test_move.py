@@ -252,3 +252,45 @@ def test_a_published_range_moves_whole_and_only_onto_free_ports(tmp_path: Path, 
     assert "'53600-53602:10000-10002/udp'" in (repo / "docker-compose.yml").read_text()
     ports = tomllib.loads((repo / "ports.toml").read_text())["services"]["range"]["ports"]
     assert ports == {"development": "53600-53602"}  # one registration, moved whole
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "edit", "service"),
+    [
+        (
+            "compose.yaml",
+            "services:\n  web:\n    image: nginx\n    ports:\n"
+            "      - name: http\n        target: 80\n        published: 8080\n",
+            ("published: 8080", "published: 8088"),
+            "web",
+        ),
+        (
+            "docker-compose.yml",
+            "services:\n  rss:\n    image: freshrss\n    ports: ['8082:80']\n",
+            ("8082:80", "8083:80"),
+            "rss",
+        ),
+        (".env.example", "WEB_PORT=127.0.0.1:8181\n", (":8181", ":8282"), "web"),
+    ],
+)
+def test_a_place_edited_by_hand_stops_the_move(
+    tmp_path: Path, run: Run, name: str, text: str, edit: tuple[str, str], service: str
+) -> None:
+    """A recorded place that now says another number is drift, not the port: the move
+    refuses (naming FILE:LINE and both numbers) rather than write the new port over it."""
+    (tmp_path / name).write_text(text)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    assert run("import", name, cwd=tmp_path).returncode == 0
+    (tmp_path / name).write_text(text.replace(*edit))
+    assert run("sync", "--check", cwd=tmp_path).returncode == 1
+    before = hashes(tmp_path)
+    proc = run("move", service, "53500", "--reason", "r", cwd=tmp_path)
+    assert_one_line_error(proc)
+    number = re.search(r"\d{4}", edit[1])
+    assert number is not None and f"says {number.group()}" in proc.stderr and name in proc.stderr
+    assert hashes(tmp_path) == before
+    # once `sync` puts the registered port back, the move goes through
+    assert run("sync", cwd=tmp_path).returncode == 0
+    moved = run("move", service, "53500", "--reason", "r", cwd=tmp_path)
+    assert moved.returncode == 0, moved.stderr
+    assert "53500" in (tmp_path / name).read_text()

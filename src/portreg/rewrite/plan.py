@@ -458,6 +458,11 @@ def unrewritable(
 
 def sync_changes(found: Scan, registry: Registry) -> list[FileChange]:
     """Everything that differs from the registry: each slot's service's current port."""
+    return changes(found, bind_all(registry, found.slots), _registered(found, registry), registry)
+
+
+def _registered(found: Scan, registry: Registry) -> Callable[[Binding], int | None]:
+    """What each bound slot should say by the registry (None: the slot is not checked)."""
 
     # `${INNER:-6060}` whose INNER an env file of the repository sets: the default is not
     # the value in use, the env file's slot is (and is checked itself).
@@ -472,7 +477,7 @@ def sync_changes(found: Scan, registry: Registry) -> list[FileChange]:
         first = s.ports.get(b.slot.environment)
         return None if first is None else b.port(first, s.width)
 
-    return changes(found, bind_all(registry, found.slots), port_for, registry)
+    return port_for
 
 
 # --- writing all or nothing --------------------------------------------------------------------
@@ -580,6 +585,24 @@ def move(
                 f"cannot move {service.id}: its port {old} is recorded in {', '.join(missing)}"
                 " but not found there (edit it by hand, or `portreg import` the file again);"
                 " nothing changed"
+            )
+        # A place that now says another number was edited by hand (or the registry was):
+        # writing the new port over it would hide that, so the move waits for `sync`.
+        registered = _registered(found, before)
+        drifted = sorted(
+            {
+                f"{b.slot.path}:{b.slot.line + 1} says {b.slot.port}"
+                for b in bindings
+                if b.service == service.id
+                and b.slot.environment == environment
+                and registered(b) not in (None, b.slot.port)
+            }
+        )
+        if drifted:
+            raise PortregError(
+                f"cannot move {service.id}: {'; '.join(drifted)}, not its registered port {old}"
+                " (`portreg sync` puts the registered port back, `portreg import` records"
+                " the file's); nothing changed"
             )
         here = not (service.host if host is None else host)
         busy = (
