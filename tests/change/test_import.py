@@ -202,3 +202,33 @@ def test_compose_variable_without_default_takes_the_env_file_value(
     assert "skipped" not in proc.stderr
     got = {sid: (r["port"], r["protocol"]) for sid, r in _services(run, tmp_path).items()}
     assert got == {"app": (53100, "http")}
+
+
+def test_a_url_to_a_containers_other_names_is_not_the_published_port(
+    tmp_path: Path, run: Run
+) -> None:
+    """`container_name`, `hostname`, network aliases and `links` aliases name a container on
+    the compose network, as its service name does: a `.env` URL to one of them is the
+    container's own port, not the number some other service publishes on the host."""
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n"
+        "  server:\n    image: s\n    container_name: airbyte-server\n    hostname: srv\n"
+        "    networks:\n      default:\n        aliases: [api-backend]\n"
+        "  proxy:\n    image: p\n    ports: ['8001:8001']\n"
+        "  web:\n    image: w\n    links: ['server:legacy-api']\n"
+    )
+    env = (
+        "INTERNAL_API_HOST=airbyte-server:8001\nAPI_HOST=http://api-backend:8001\n"
+        "OLD_API=http://legacy-api:8001\nSRV=srv:8001\n"
+    )
+    (tmp_path / ".env").write_text(env)
+    proc = run("import", "docker-compose.yml", ".env", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("compose service's own port on the compose network") == 4
+    services = _services(run, tmp_path)
+    assert set(services) == {"proxy"}
+    moved = run("move", "proxy", "53010", "--reason", "r", cwd=tmp_path)
+    assert moved.returncode == 0, moved.stderr
+    assert (tmp_path / ".env").read_text() == env
+    assert "53010:8001" in (tmp_path / "docker-compose.yml").read_text()
+    assert run("sync", "--check", cwd=tmp_path).returncode == 0

@@ -187,6 +187,7 @@ def _combined(pieces: list[Imported]) -> list[Imported]:
         warnings=(*own, *warnings),
         kind="compose",
         images=images,
+        aliases=frozenset(a for p in composes for a in p.aliases),
         inner=frozenset(v for p in composes for v in p.inner),
         clashes=tuple(clashes),
     )
@@ -228,7 +229,7 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
     # (port, transport) -> {resolved id: [(name, source)]}
     claims: dict[tuple[int, str], dict[str, list[tuple[str, str]]]] = {}
     renamed: list[Imported] = []
-    networked = {name for p in pieces if p.kind == "compose" for name in p.images}
+    networked = {name for p in pieces if p.kind == "compose" for name in (*p.images, *p.aliases)}
     carried = {b[1:] for s in known.services.values() for b in s.bindings if b.startswith("$")}
     carried |= {
         b[1:]

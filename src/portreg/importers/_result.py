@@ -25,6 +25,10 @@ class Imported:
     # compose files of one import are combined (one owner per port, in any order).
     published: Read | None = None
     images: Mapping[str, str] = field(default_factory=dict)
+    # compose only: the other names a container answers to on the compose network
+    # (`container_name`, `hostname`, network `aliases`, `links` aliases): a `.env` URL to one
+    # of them is a container's own port, like a URL to a service by its name
+    aliases: frozenset[str] = frozenset()
     # compose only: the (service, 1-based line) of each entry whose line carries its host
     # port's digits (`"9000:80"`, `${P:-9000}:80`); `$BIND:80` carries none (its `.env` does)
     literal: frozenset[tuple[str, int]] = frozenset()

@@ -49,6 +49,23 @@ def image_protocol(image: str, container: int | None, transport: str) -> str:
     return "tcp"
 
 
+def _network_names(doc: Any) -> frozenset[str]:
+    """Every name besides its service name a container answers to on the compose network."""
+    from portreg.importers.yamlnodes import get, is_seq, items, scalar
+
+    names: set[str] = set()
+    for _, svc in items(get(doc, "services")):
+        names.update(scalar(get(svc, key)) for key in ("container_name", "hostname"))
+        for _, net in items(get(svc, "networks")):  # the list form carries no aliases
+            aliases = get(net, "aliases")
+            names.update(scalar(a) for a in (aliases.value if is_seq(aliases) else ()))
+        links = get(svc, "links")
+        for link in links.value if is_seq(links) else ():
+            names.add(scalar(link).rpartition(":")[2])
+    names.discard("")
+    return frozenset(names)
+
+
 def parse(text: str, source: str, variables: Mapping[str, str] | None = None) -> Imported:
     """One compose file: its services (as `combine` makes them) and its `FILE:LINE` warnings."""
     from portreg.importers.published import read
@@ -68,6 +85,7 @@ def parse(text: str, source: str, variables: Mapping[str, str] | None = None) ->
         kind="compose",
         published=found,
         images=images,
+        aliases=_network_names(doc),
         literal=frozenset(
             (owner, slot.line + 1) for slot in slots(text, source, "") for owner in slot.owners
         ),
