@@ -14,7 +14,7 @@ from portreg import validate
 from portreg.errors import Conflict, NotFound, PortregError
 from portreg.model import PORT_SEP, ChangeEntry, Registry, Service, service_id
 from portreg.naming import claim, new_id, usable
-from portreg.policy import Problem, judge, next_free, refusal
+from portreg.policy import Problem, holders_on, judge, next_free, refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +226,23 @@ def add(
         warnings.append(f"warning: port {port} is in use on the host")
     if verdict.problems and not force:
         raise refusal(verdict.problems, suffix="; pass --force to record it as a known exception")
+    # Uniqueness is per transport, so this is allowed; but another service holding the number
+    # for the other transport is most often a mistake worth a line, not a silent success.
+    mine = set((transport or fresh.transport).split("+"))
+    others = sorted(
+        {
+            f"{s.id} ({t})"
+            for s, _ in holders_on(registry, port, host=where)
+            if s.base != fresh.base
+            for t in s.transports
+            if t not in mine
+        }
+    )
+    if others:
+        warnings.append(
+            f"warning: port {port} is also registered to {', '.join(others)};"
+            f" this records it for {'+'.join(sorted(mine))}"
+        )
     base = fresh
     service = replace(
         base.with_port(environment, port),

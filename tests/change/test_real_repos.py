@@ -141,6 +141,11 @@ def test_a_range_occupies_every_port_and_tcp_udp_is_one_registration(
     got = run("assign", "fresh", cwd=p)
     assert got.returncode == 0, got.stderr
     assert int(got.stdout) == 30010
+    # uniqueness is per transport: UDP 30007 is free, but the number's TCP owner is named
+    other = run("add", "x", "--port", "30007", "--transport", "udp", cwd=p)
+    assert other.returncode == 0, other.stderr
+    assert "also registered to coturn:" in other.stderr and "(tcp)" in other.stderr
+    assert run("release", "x", cwd=p).returncode == 0
     # TCP and UDP on one number move together, a range moves whole
     (p / "ports.toml").write_text(
         (p / "ports.toml").read_text().replace("range = [30000, 30020]", "range = [53000, 54999]")
