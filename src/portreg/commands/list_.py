@@ -36,7 +36,7 @@ class Listing:
                         r["name"] if r["port_name"] is None else f"{r['name']} ({r['port_name']})",
                         _port(r),
                         r["protocol"]
-                        if "+" in r["transport"] or r["transport"] == "tcp"
+                        if r["transport"] in ("tcp", r["protocol"]) or "+" in r["transport"]
                         else f"{r['protocol']}/{r['transport']}",
                         r["status"],
                         r["environment"],
