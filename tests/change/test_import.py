@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -231,4 +232,46 @@ def test_a_url_to_a_containers_other_names_is_not_the_published_port(
     assert moved.returncode == 0, moved.stderr
     assert (tmp_path / ".env").read_text() == env
     assert "53010:8001" in (tmp_path / "docker-compose.yml").read_text()
+    assert run("sync", "--check", cwd=tmp_path).returncode == 0
+
+
+def test_an_env_key_the_compose_file_does_not_read_never_overrides_what_it_publishes(
+    tmp_path: Path, run: Run
+) -> None:
+    """apache/superset's shape: `docker/.env` tells containers `DATABASE_HOST=db`,
+    `DATABASE_PORT=5432` while compose publishes db on `5434:5433`. The published port is
+    recorded, the keys are named and left alone, and `sync` and `move` keep to compose."""
+    (tmp_path / "docker").mkdir()
+    compose = (
+        "services:\n  db:\n    image: postgres:14\n    env_file: docker/.env\n"
+        "    ports:\n      - '5434:5433'\n"
+        "  redis:\n    image: redis:7\n    ports:\n      - '127.0.0.1:6379:6379'\n"
+    )
+    (tmp_path / "docker-compose.yml").write_text(compose)
+    inner = "DATABASE_HOST=db\nDATABASE_PORT=5432\nREDIS_HOST=redis\nREDIS_PORT=6379\n"
+    (tmp_path / "docker" / ".env").write_text(inner)
+    (tmp_path / ".env").write_text("DATABASE_PORT=5432\n")  # read by nothing
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    for order in (
+        ["docker-compose.yml", "docker/.env", ".env"],
+        [".env", "docker/.env", "docker-compose.yml"],
+    ):
+        (tmp_path / "ports.toml").unlink(missing_ok=True)
+        proc = run("import", *order, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "docker/.env: DATABASE_PORT is db's port on the compose network" in proc.stderr
+        assert "docker/.env: REDIS_PORT is redis's port on the compose network" in proc.stderr
+        assert (
+            ".env: DATABASE_PORT says db is on 5432, but the compose files publish it on 5434"
+            in proc.stderr
+        )
+        services = _services(run, tmp_path)
+        assert {k: v["port"] for k, v in services.items()} == {"db": 5434, "redis": 6379}
+    assert run("sync", "--check", cwd=tmp_path).returncode == 0
+    assert run("move", "redis", "53100", "--reason", "r", cwd=tmp_path).returncode == 0
+    assert run("move", "db", "53200", "--reason", "r", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "docker" / ".env").read_text() == inner
+    assert (tmp_path / ".env").read_text() == "DATABASE_PORT=5432\n"
+    text = (tmp_path / "docker-compose.yml").read_text()
+    assert "'53200:5433'" in text and "'127.0.0.1:53100:6379'" in text
     assert run("sync", "--check", cwd=tmp_path).returncode == 0

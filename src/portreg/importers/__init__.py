@@ -260,6 +260,18 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
                 )
                 continue
             keys = {b[1:] for b in s.bindings if b.startswith("$")}
+            peer = next(
+                (piece.hosts[k] for k in sorted(keys) if piece.hosts.get(k) in networked), ""
+            )
+            if piece.kind == "env" and peer:
+                # `REDIS_HOST=redis` beside `REDIS_PORT=6379`: what a container dials on the
+                # compose network, whatever redis publishes on the host.
+                notes.append(
+                    f"{piece.source}: {', '.join(sorted(keys))} is {peer}'s port on the compose"
+                    f" network (its host key names that compose service), not a host port;"
+                    " not recorded"
+                )
+                continue
             if piece.kind == "env" and keys and keys <= inner:
                 notes.append(
                     f"{piece.source}: {', '.join(sorted(keys))} is the container's side of a"
@@ -267,6 +279,17 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
                 )
                 continue
             sid = _resolve(known, s, piece.kind)
+            other = _published_elsewhere(known, s, sid) if sid in published else None
+            if piece.kind == "env" and other is not None and not keys & carried:
+                # `DATABASE_PORT=5432` beside a compose file publishing db on `5434:5433`
+                # without reading that key: the key is not what publishes it, and taking its
+                # number would make `sync` rewrite the compose file's true port.
+                notes.append(
+                    f"{piece.source}: {', '.join(sorted(keys))} says {sid} is on"
+                    f" {s.assigned()[0][1]}, but the compose files publish it on {other} and do"
+                    " not read the key; not recorded"
+                )
+                continue
             if s.port_name is not None and sid is None:
                 sid, s = _named(known, s, piece.kind)
             if (
@@ -349,6 +372,19 @@ def _addresses_the_host(s: Service) -> bool:
     return bool(s.connection_strings) and all(
         any(f"{h}:{{port}}" in c.template for h in _HOST_SIDE) for c in s.connection_strings
     )
+
+
+def _published_elsewhere(known: Registry, s: Service, sid: str | None) -> int | None:
+    """The port a compose file of this import publishes `sid` on in `s`'s environment, when
+    `s` (a `.env` key's registration) names another number there; else None."""
+    held = known.get(sid) if sid is not None else None
+    if held is None or _addresses_the_host(s) or len(s.assigned()) != 1:
+        return None
+    env, port = s.assigned()[0]
+    first = held.ports.get(env)
+    if first is None or first <= port < first + held.width:
+        return None
+    return first
 
 
 def _same_ports(a: Service, b: Service) -> bool:

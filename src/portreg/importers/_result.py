@@ -29,6 +29,9 @@ class Imported:
     # (`container_name`, `hostname`, network `aliases`, `links` aliases): a `.env` URL to one
     # of them is a container's own port, like a URL to a service by its name
     aliases: frozenset[str] = frozenset()
+    # env only: `REDIS_PORT` -> `redis` when the file also says `REDIS_HOST=redis`: the host
+    # that port is reached on, which may be a compose service (then it is not a host port)
+    hosts: Mapping[str, str] = field(default_factory=dict)
     # compose only: the (service, 1-based line) of each entry whose line carries its host
     # port's digits (`"9000:80"`, `${P:-9000}:80`); `$BIND:80` carries none (its `.env` does)
     literal: frozenset[tuple[str, int]] = frozenset()

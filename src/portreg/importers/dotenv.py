@@ -70,6 +70,10 @@ def service_for(key: str, value: str) -> tuple[str, str]:
     return name or key, protocol
 
 
+# `X_PORT` beside one of these says which host X is reached on.
+_HOST_KEYS = ("_HOST", "_HOSTNAME", "_SERVER", "_ADDR", "_ADDRESS", "_host", "_hostname")
+
+
 def parse(text: str, source: str) -> Imported:
     from portreg.rewrite import environment_of
     from portreg.rewrite.envfile import entries, tokens
@@ -77,7 +81,16 @@ def parse(text: str, source: str) -> Imported:
     environment = environment_of(source)
     services: dict[str, Service] = {}
     warnings: list[str] = []
-    for e in entries(text):
+    every = entries(text)
+    values = {e.key: e.value.strip() for e in every}
+    hosts = {
+        e.key: values[host]
+        for e in every
+        if e.key.upper().endswith("_PORT")
+        for host in (e.key[:-5] + suffix for suffix in _HOST_KEYS)
+        if values.get(host)
+    }
+    for e in every:
         found = tokens(e.value, e.key)
         if not found:
             continue
@@ -121,4 +134,6 @@ def parse(text: str, source: str) -> Imported:
             connection_strings=(*old.connection_strings, *conns),
             bindings=(*old.bindings, f"${e.key}"),
         )
-    return Imported(Registry(services=services), source, warnings=tuple(warnings), kind="env")
+    return Imported(
+        Registry(services=services), source, warnings=tuple(warnings), kind="env", hosts=hosts
+    )
