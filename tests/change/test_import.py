@@ -238,12 +238,12 @@ def test_a_url_to_a_containers_other_names_is_not_the_published_port(
 def test_an_env_key_the_compose_file_does_not_read_never_overrides_what_it_publishes(
     tmp_path: Path, run: Run
 ) -> None:
-    """apache/superset's shape: `docker/.env` tells containers `DATABASE_HOST=db`,
+    """apache/superset's shape (without its `env_file:`): `docker/.env` says `DATABASE_HOST=db`,
     `DATABASE_PORT=5432` while compose publishes db on `5434:5433`. The published port is
     recorded, the keys are named and left alone, and `sync` and `move` keep to compose."""
     (tmp_path / "docker").mkdir()
     compose = (
-        "services:\n  db:\n    image: postgres:14\n    env_file: docker/.env\n"
+        "services:\n  db:\n    image: postgres:14\n"
         "    ports:\n      - '5434:5433'\n"
         "  redis:\n    image: redis:7\n    ports:\n      - '127.0.0.1:6379:6379'\n"
     )

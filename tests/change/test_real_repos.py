@@ -475,3 +475,29 @@ def _shift(line: str, old: int, new: int, width: int) -> str:
 
 def plan_stamp(at: datetime) -> Stamp:
     return Stamp("test", at)
+
+
+def test_superset_env_file_is_the_containers_not_the_hosts(tmp_path: Path, run: Run) -> None:
+    """apache/superset as laid out there: `docker/.env` is every service's `env_file:`, the
+    containers' environment. Its ports are named, not recorded, and no move touches it."""
+    here = CORPUS / "superset"
+    p = _project(
+        tmp_path,
+        {
+            "docker-compose.yml": (here / "docker-compose.yml").read_text(),
+            "docker/.env": (here / "docker.env").read_text(),
+        },
+    )
+    inner = (p / "docker" / ".env").read_text()
+    proc = run("import", "docker/.env", "docker-compose.yml", cwd=p)
+    assert proc.returncode == 0, proc.stderr
+    assert "docker/.env: the container environment of db, superset" in proc.stderr
+    rows = {r["service"]: r["port"] for r in _rows(run, p)}
+    assert rows == {"redis": 6379, "db": 5432, "superset": 8088}
+    assert run("sync", "--check", cwd=p).returncode == 0
+    for service, port in (("superset", "53088"), ("redis", "53379"), ("db", "53432")):
+        moved = run("move", service, port, "--reason", "r", cwd=p)
+        assert moved.returncode == 0, moved.stderr
+        assert port in (p / "docker-compose.yml").read_text()
+    assert (p / "docker" / ".env").read_text() == inner
+    assert run("sync", "--check", cwd=p).returncode == 0

@@ -4,6 +4,7 @@ into registry values, and merging those into a registry. Pure: text in, values o
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -188,6 +189,7 @@ def _combined(pieces: list[Imported]) -> list[Imported]:
         kind="compose",
         images=images,
         aliases=frozenset(a for p in composes for a in p.aliases),
+        env_files={k: v for p in composes for k, v in p.env_files.items()},
         inner=frozenset(v for p in composes for v in p.inner),
         clashes=tuple(clashes),
     )
@@ -241,7 +243,8 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
     }
     inner = {v for p in pieces if p.kind == "compose" for v in p.inner} - carried
     published: set[str] = set()  # ids a compose file of this import publishes
-    for piece in pieces:
+    container_env = _container_env_files(pieces)
+    for piece in [_without_container_ports(p, container_env) for p in pieces]:
         if piece.kind not in ("compose", "env"):
             renamed.append(piece)
             continue
@@ -372,6 +375,45 @@ def _addresses_the_host(s: Service) -> bool:
     return bool(s.connection_strings) and all(
         any(f"{h}:{{port}}" in c.template for h in _HOST_SIDE) for c in s.connection_strings
     )
+
+
+def _without_container_ports(
+    piece: Imported, container_env: Mapping[str, tuple[str, ...]]
+) -> Imported:
+    """`piece` without the bare ports of a compose `env_file:` (one line names them).
+
+    Compose reads its own variables from the project's `.env` only; an `env_file:` is what the
+    containers see, so a bare port there is theirs, never a host port (a URL to localhost, the
+    address a browser is sent to, still is one)."""
+    users = container_env.get(posixpath.normpath(piece.source)) if piece.kind == "env" else None
+    inside = [s for s in piece.registry.services.values() if not _addresses_the_host(s)]
+    if not users or not inside:
+        return piece
+    names = sorted({b[1:] for s in inside for b in s.bindings})
+    note = (
+        f"{piece.source}: the container environment of {', '.join(users)} (env_file:),"
+        f" not host ports; {', '.join(names)} not recorded"
+    )
+    kept = {k: s for k, s in piece.registry.services.items() if s not in inside}
+    return replace(
+        piece,
+        registry=replace(piece.registry, services=kept),
+        warnings=(*piece.warnings, note),
+    )
+
+
+def _container_env_files(pieces: list[Imported]) -> dict[str, tuple[str, ...]]:
+    """The `env_file:`s of this import's compose files that are not also a project `.env`
+    (the file compose interpolates from, which may double as an `env_file:`)."""
+    composes = [p for p in pieces if p.kind == "compose"]
+    projects = {
+        posixpath.normpath(posixpath.join(posixpath.dirname(src.strip()), ".env"))
+        for p in composes
+        for src in p.source.split(", ")
+    }
+    return {
+        path: users for p in composes for path, users in p.env_files.items() if path not in projects
+    }
 
 
 def _published_elsewhere(known: Registry, s: Service, sid: str | None) -> int | None:

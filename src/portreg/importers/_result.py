@@ -29,6 +29,8 @@ class Imported:
     # (`container_name`, `hostname`, network `aliases`, `links` aliases): a `.env` URL to one
     # of them is a container's own port, like a URL to a service by its name
     aliases: frozenset[str] = frozenset()
+    # compose only: each `env_file:` it names (as a path like `source`) -> the services using it
+    env_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # env only: `REDIS_PORT` -> `redis` when the file also says `REDIS_HOST=redis`: the host
     # that port is reached on, which may be a compose service (then it is not a host port)
     hosts: Mapping[str, str] = field(default_factory=dict)

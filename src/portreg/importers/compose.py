@@ -49,6 +49,38 @@ def image_protocol(image: str, container: int | None, transport: str) -> str:
     return "tcp"
 
 
+def container_env_files(text: str, source: str) -> set[str]:
+    """The `env_file:`s of one compose file that are not its project `.env` (what `sync` and
+    `move` read as container environments); a cheap "no" for a file that names none."""
+    import posixpath
+
+    if "env_file" not in text:
+        return set()
+    from portreg.importers.yamlnodes import load
+
+    project = posixpath.normpath(posixpath.join(posixpath.dirname(source), ".env"))
+    return {p for p in _env_files(load(text, source), source) if p != project}
+
+
+def _env_files(doc: Any, source: str) -> dict[str, tuple[str, ...]]:
+    """Each `env_file:` (a path, a list of paths or of `{path: …}`), relative to the compose
+    file's directory as compose resolves it, with the services that name it."""
+    import posixpath
+
+    from portreg.importers.yamlnodes import get, is_seq, items, scalar
+
+    here = posixpath.dirname(source)
+    out: dict[str, list[str]] = {}
+    for name, svc in items(get(doc, "services")):
+        node = get(svc, "env_file")
+        for entry in node.value if is_seq(node) else [node]:
+            path = scalar(entry) or scalar(get(entry, "path"))
+            if path:
+                key = posixpath.normpath(posixpath.join(here, path))
+                out.setdefault(key, []).append(name)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def _network_names(doc: Any) -> frozenset[str]:
     """Every name besides its service name a container answers to on the compose network."""
     from portreg.importers.yamlnodes import get, is_seq, items, scalar
@@ -86,6 +118,7 @@ def parse(text: str, source: str, variables: Mapping[str, str] | None = None) ->
         published=found,
         images=images,
         aliases=_network_names(doc),
+        env_files=_env_files(doc, source),
         literal=frozenset(
             (owner, slot.line + 1) for slot in slots(text, source, "") for owner in slot.owners
         ),

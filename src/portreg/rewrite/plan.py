@@ -290,6 +290,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
 
     A compose file that is not valid YAML raises PortregError naming it: nothing is written.
     """
+    from portreg.importers.compose import container_env_files
     from portreg.rewrite import compose, envfile, repo
     from portreg.rewrite.cleancache import Fingerprint
     from portreg.rewrite.markdown import MARKER, blocks, is_page, table_slots
@@ -304,6 +305,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
     bound = frozenset(recorded.env)
     selector = Selector(exclude, page_path, (path for path, _owner in recorded.compose))
     out = Scan(root, selector=selector)
+    container_env: set[str] = set()
     reader = repo.Reader(root)
     seen = Fingerprint()
     for rel, kind in candidates(names, selector):
@@ -321,6 +323,7 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
             found = envfile.slots(text, rel, environment_of(rel, envs), bound)
         elif kind == COMPOSE:
             found = compose.slots(text, rel, environment_of(rel, envs))
+            container_env |= container_env_files(text, rel)
         else:
             found = []
             marked = MARKER in text
@@ -340,6 +343,13 @@ def scan(root: Path, registry: Registry | None, files: list[str] | None = None) 
                     continue
         out.texts[rel] = text
         out.slots.extend(found)
+    # A bare port in a compose `env_file:` is the container's (import records none): no
+    # rule may bind it to the host port a service publishes.
+    out.slots = [
+        s
+        for s in out.slots
+        if not (s.kind == "env" and s.path in container_env and s.value.strip().isdigit())
+    ]
     out.fingerprint = seen.value()
     return out
 
