@@ -318,7 +318,7 @@ class _Reader:
                 "policy.lease_range", f"expected [start, end] within 1-65535, got {lease!r}"
             )
         try:
-            validate.policy_values(rng[0], rng[1], tuple(avoid), step, interval)
+            validate.policy_values(rng[0], rng[1], tuple(avoid), step, interval, last)
         except PortregError as exc:
             raise PortregError(f"{self.source}: {exc.message}") from None
         return Policy(rng[0], rng[1], tuple(avoid), step, interval, last, (lease[0], lease[1]))

@@ -9,6 +9,7 @@ break every later export).
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from portreg.errors import PortregError
 from portreg.model import PORT_MAX, PORT_MIN
@@ -59,8 +60,15 @@ def host(value: str) -> str:
     return value
 
 
-def policy_values(start: int, end: int, avoid: tuple[int, ...], step: int, interval: int) -> None:
-    """The policy's numbers within sane bounds (absurd ones break date and range arithmetic)."""
+def policy_values(
+    start: int,
+    end: int,
+    avoid: tuple[int, ...],
+    step: int,
+    interval: int,
+    last_audit: date | None = None,
+) -> None:
+    """The policy's values within sane bounds (absurd ones break date and range arithmetic)."""
     for name, port in (("range start", start), ("range end", end)):
         if not PORT_MIN <= port <= PORT_MAX:
             raise PortregError(f"policy {name} {port} is out of bounds (1-65535)")
@@ -76,4 +84,9 @@ def policy_values(start: int, end: int, avoid: tuple[int, ...], step: int, inter
     if not 1 <= interval <= MAX_AUDIT_INTERVAL_DAYS:
         raise PortregError(
             f"policy audit_interval_days {interval} is out of bounds (1-{MAX_AUDIT_INTERVAL_DAYS})"
+        )
+    if last_audit is not None and (date.max - last_audit).days < interval:
+        raise PortregError(
+            f"policy last_audit {last_audit.isoformat()} is too late: the next audit, "
+            f"{interval} days on, would fall after {date.max.isoformat()}"
         )

@@ -89,6 +89,7 @@ def test_the_schema_says_the_name_limit_the_server_keeps(server: Server) -> None
         "step = 3000000000",
         "range = [1, 99999999999]",
         "step = " + "9" * 5000,
+        "last_audit = 9999-12-31",  # the next audit would overflow the calendar
     ],
 )
 def test_absurd_policy_values_are_refused_and_the_server_keeps_answering(

@@ -147,3 +147,19 @@ def test_unwritable_registry_directory_is_one_line_and_changes_nothing(run: Run)
         assert sorted(p.name for p in directory.iterdir()) == ["ports.toml"]
     finally:
         shutil.rmtree(directory)
+
+
+def test_a_last_audit_at_the_end_of_the_calendar_is_refused_on_reading(
+    run: Run, registry: Path, tmp_path: Path
+) -> None:
+    """`last_audit = 9999-12-31` makes the next audit overflow the calendar: the reader says
+    so in one line, before audit or render can fall over on the date arithmetic."""
+    text = registry.read_text()
+    assert "[policy]\n" in text
+    registry.write_text(text.replace("[policy]\n", "[policy]\nlast_audit = 9999-12-31\n", 1))
+    before = fingerprint(tmp_path)
+    for args in (("audit",), ("render", "--format", "json"), ("list",)):
+        proc = run(*args)
+        assert_one_line_error(proc)
+        assert "last_audit 9999-12-31 is too late" in proc.stderr, proc.stderr
+    assert fingerprint(tmp_path) == before
