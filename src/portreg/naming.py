@@ -18,7 +18,9 @@ def usable(ref: str) -> str:
     """`ref` if it can name a service: the name becomes a display name in tables and pages, so
     a control character (a newline from a shell substitution) or an essay is refused rather
     than silently flattened into an id that may be another service's."""
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in ref):
+    from portreg.validate import control_char
+
+    if control_char(ref) is not None:
         raise PortregError(f"not a usable service name: {ref!r} (it has a control character)")
     if len(ref) > MAX_NAME:
         raise PortregError(f"not a usable service name: longer than {MAX_NAME} characters")

@@ -31,12 +31,19 @@ def _control(c: str, multiline: bool) -> bool:
     return code < 32 or 127 <= code < 160 or c in "\u2028\u2029"
 
 
+def control_char(value: str, *, multiline: bool = False) -> str | None:
+    """The first character no text a door stores may hold, or None: C0 and C1 controls and
+    the Unicode line and paragraph separators (a line break in a one-line table cell); a
+    newline or tab only where the field is multi-line. Every door asks this one rule."""
+    return next((c for c in value if _control(c, multiline)), None)
+
+
 def text(value: str, field: str, *, limit: int = MAX_TEXT, multiline: bool = False) -> str:
     """A free-text field (notes, reason, purpose, …): no control characters (a newline only
     where the field is multi-line), at most `limit` characters."""
     if len(value) > limit:
         raise PortregError(f"{field} is longer than {limit} characters")
-    bad = next((c for c in value if _control(c, multiline)), None)
+    bad = control_char(value, multiline=multiline)
     if bad is not None:
         raise PortregError(f"{field} has a control character ({bad!r}): not allowed in {field}")
     return value

@@ -129,7 +129,11 @@ def test_reserve_and_add_follow_the_same_rules() -> None:
     assert info.value.kind is ErrorKind.CONFLICT
     with pytest.raises(PortregError, match="pass --force"):
         ops.add(reg(API, DB), "x", 101, "development", STAMP)
-    forced, _ = ops.add(reg(API, DB), "x", 101, "development", STAMP, force=True)
+    # --force records an exception to the policy, never a port a service already holds
+    with pytest.raises(PortregError, match="does not record a port twice") as twice:
+        ops.add(reg(API, DB), "x", 101, "development", STAMP, force=True)
+    assert twice.value.kind is ErrorKind.CONFLICT
+    forced, _ = ops.add(reg(API, DB), "x", 5000, "development", STAMP, force=True)
     assert forced.services["x"].forced
     _, warned = ops.add(reg(API), "running", 105, "development", STAMP, live={105})
     assert warned.warnings == ("warning: port 105 is in use on the host",)

@@ -35,13 +35,19 @@ def test_control_characters_and_nul_are_422_on_every_database(server: Server) ->
         ("POST", "/services", {"name": "fine", "port": 53501, "notes": "\u0000"}),
         ("POST", "/reservations", {"service": "r\u0000"}),
         ("POST", "/services/api/move", {"port": 53600, "reason": "why\u0000"}),
+        # the Unicode line separator breaks a table cell like a newline: one rule, every field
+        ("PATCH", "/services/api", {"notes": "a\u2028b"}),
+        ("PATCH", "/services/api", {"description": "a\u2029b"}),
+        ("PATCH", "/services/api", {"health_check": "curl\u2028x"}),
+        ("POST", "/services", {"name": "bad\u2028name", "port": 53502}),
     ]
     for method, path, body in bad:
         status, answer = http(method, server.api + path, body, token=token)
         # Names are refused by the core's naming rule (400, the command line's words); every
         # other text field at the edge (422). Never the database's 503.
         named = any(
-            k in ("name", "service") and any(ord(c) < 32 for c in str(v)) for k, v in body.items()
+            k in ("name", "service") and any(ord(c) < 32 or c == "\u2028" for c in str(v))
+            for k, v in body.items()
         )
         assert status == (400 if named else 422), (method, path, body, status, answer)
         assert "control character" in answer["detail"], answer

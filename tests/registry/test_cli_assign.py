@@ -101,11 +101,16 @@ def test_add_enforces_policy_unless_forced(run: Run, tmp_path: Path) -> None:
     assert "avoid list" in proc.stderr
     ok = run("add", "pg", "--port", "5432", "--force", "--protocol", "postgres")
     assert ok.returncode == 0, ok.stderr
+    # --force records an exception to the policy, never a port twice on one host
     dup = run("add", "other", "--port", "5432", "--force")
-    assert dup.returncode == 0  # --force records a known exception, duplicates included
+    assert_one_line_error(dup)
+    assert "already registered to pg; --force does not record a port twice" in dup.stderr
     plain = run("add", "third", "--port", "5432")
     assert_one_line_error(plain)
-    assert "already registered to other, pg" in plain.stderr
+    assert "already registered to pg" in plain.stderr
+    # on another host the same number is another port
+    other_host = run("add", "other", "--port", "5432", "--force", "--host", "h2")
+    assert other_host.returncode == 0, other_host.stderr
     rows = json.loads(run("list", "--json").stdout)
     assert {r["service"] for r in rows} == {"pg", "other"}
 

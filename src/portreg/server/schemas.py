@@ -17,7 +17,9 @@ def _no_control(value: str) -> str:
     """The core's rule for free text (portreg.validate), at the edge: a control character
     (NUL, ESC, a newline in a one-line field) is 422 here on every database, before PostgreSQL
     would refuse a NUL as a database error or SQLite store it and break every later export."""
-    bad = next((c for c in value if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    from portreg.validate import control_char
+
+    bad = control_char(value)
     if bad is not None:
         raise ValueError(f"has a control character ({bad!r})")
     return value
