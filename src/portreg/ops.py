@@ -225,10 +225,10 @@ def add(
         # Documenting a service that already runs is what `add` is for: warn, don't refuse.
         warnings.append(f"warning: port {port} is in use on the host")
     taken = [p for p in verdict.problems if p.code == "registered"]
-    if taken and force:
-        # --force records an exception to the policy, never a port twice on one host: the
-        # server's UNIQUE (host, transport, port) could not store it anyway.
-        raise refusal(taken, suffix="; --force does not record a port twice on one host")
+    if taken:
+        # --force records an exception to the policy, never a port twice on one host (the
+        # server's UNIQUE (host, transport, port) could not store it), so it is not offered.
+        raise refusal(taken)
     if verdict.problems and not force:
         raise refusal(verdict.problems, suffix="; pass --force to record it as a known exception")
     # Uniqueness is per transport, so this is allowed; but another service holding the number

@@ -86,10 +86,9 @@ STEPS: list[tuple[tuple[str, ...], int, str | None, int | None, str | None]] = [
      "port 31003 is a standard port on the avoid list"),
     (("reserve", "cache2"), 0, None, None, None),  # the first free: 31000, api moved off it
     (("reserve", "api"), 2, None, 409, "api is already registered (active); nothing to reserve"),
-    (("add", "x", "--port", "31001"), 2, None, 409,
-     "port 31001 is already registered to db; pass --force to record it as a known exception"),
+    (("add", "x", "--port", "31001"), 2, None, 409, "port 31001 is already registered to db"),
     (("add", "x", "--port", "31001", "--force"), 2, None, 409,
-     "port 31001 is already registered to db; --force does not record a port twice on one host"),
+     "port 31001 is already registered to db"),
     (("add", "bad\u0007name", "--port", "31020"), 2, None, 400,
      "not a usable service name: 'bad\\x07name' (it has a control character)"),
     (("assign", "!!!"), 2, None, 400,
