@@ -275,3 +275,21 @@ def test_an_env_key_the_compose_file_does_not_read_never_overrides_what_it_publi
     text = (tmp_path / "docker-compose.yml").read_text()
     assert "'53200:5433'" in text and "'127.0.0.1:53100:6379'" in text
     assert run("sync", "--check", cwd=tmp_path).returncode == 0
+
+
+def test_a_file_that_replaces_another_files_port_says_so(tmp_path: Path, run: Run) -> None:
+    """The page says PostgreSQL is on 54432, the compose file publishes `54433:5432`: one
+    import keeps the compose file's port (what runs) and names both, in either order."""
+    (tmp_path / "SERVICES.md").write_text(SEED.read_text())
+    (tmp_path / "docker-compose.yaml").write_text(
+        "services:\n  postgres:\n    image: postgres:16\n    ports: ['54433:5432']\n"
+    )
+    for order in (["SERVICES.md", "docker-compose.yaml"], ["docker-compose.yaml", "SERVICES.md"]):
+        (tmp_path / "ports.toml").unlink(missing_ok=True)
+        proc = run("import", *order, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert (
+            "docker-compose.yaml: postgresql is on 54433 in development here,"
+            " SERVICES.md says 54432; recorded 54433"
+        ) in proc.stderr
+        assert _services(run, tmp_path)["postgresql"]["port"] == 54433

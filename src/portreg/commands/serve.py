@@ -25,6 +25,9 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
     _ensure_bindable(args.host, args.port)
     env_file = getattr(args, "env_file", None)
     settings = _database.settings("the server", env_file)
+    seed = _seed(env, settings.seed)
+    if seed is not None:
+        settings = settings.model_copy(update={"seed": seed})
     import uvicorn
 
     async def reachable(engine: AsyncEngine) -> None:
@@ -39,6 +42,8 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
         f"portreg: page {url}/  API {url}/api/v1/services  health {url}/api/v1/health  "
         f"docs {url}/docs\n"
     )
+    if seed is not None:
+        env.stdout.write(f"portreg: an empty database is filled from {seed} (PORTREG_SEED)\n")
     env.stdout.flush()
     common = {
         "host": args.host,
@@ -47,10 +52,12 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
         "log_level": env.environ.get("PORTREG_LOG_LEVEL", "info"),
     }
     if args.workers > 1 or args.reload:
-        if env_file:  # each worker builds its own settings, from the same file
-            import os
+        import os
 
+        if env_file:  # each worker builds its own settings, from the same file
             os.environ["PORTREG_ENV_FILE"] = env_file
+        if seed is not None:
+            os.environ["PORTREG_SEED"] = seed
         uvicorn.run(
             "portreg.server.app:create_app",
             factory=True,
@@ -63,6 +70,28 @@ def run(env: Environment, args: argparse.Namespace) -> Simple:
 
         uvicorn.run(create_app(settings), **common)
     return Simple()
+
+
+def _seed(env: Environment, configured: str | None) -> str | None:
+    """The registry file `serve` fills an empty database from when PORTREG_SEED names none:
+    `--registry FILE`, else the nearest ports.toml (what every other command would use), so
+    `portreg serve` in a repository serves that repository's registry. Seeding happens once,
+    into an empty database only; `--registry URL` names another server and is refused."""
+    from portreg.errors import PortregError
+
+    if configured:
+        return None
+    if env.registry_option and env.registry_option.startswith(("http://", "https://")):
+        raise PortregError("serve runs a server: --registry takes a ports.toml here, not a URL")
+    if env.is_remote:  # PORTREG_REGISTRY=http://… is for the client commands
+        return None
+    found = env.registry_location
+    if found is None:
+        return None
+    path = env.cwd / found
+    if not path.is_file():
+        raise PortregError(f"{found}: no such registry file")
+    return str(path.resolve())
 
 
 def _ensure_bindable(host: str, port: int) -> None:

@@ -112,9 +112,11 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
     updated: list[str] = []
     warnings: list[str] = []
     sources: dict[str, list[str]] = {}
+    given: dict[tuple[str, str], tuple[int, str]] = {}  # (id, environment) -> (port, file)
     for piece in pieces:
         inc = piece.registry
         warnings.extend(piece.warnings)
+        warnings.extend(_overridden(given, piece))
         if piece.policy_given:
             registry = replace(registry, policy=inc.policy)
         registry = replace(
@@ -157,6 +159,22 @@ def merge(base: Registry, pieces: list[Imported], stamp: Stamp) -> MergeReport:
         tuple(clashes),
         tuple(warnings),
     )
+
+
+def _overridden(given: dict[tuple[str, str], tuple[int, str]], piece: Imported) -> list[str]:
+    """One line per port of `piece` that replaces another file's port of this same import
+    (a page's 54432 and a compose file's `54433:5432`): the later file wins, and says so."""
+    out: list[str] = []
+    for s in piece.registry.services.values():
+        for env, port in s.assigned():
+            before = given.get((s.id, env))
+            if before is not None and before[0] != port:
+                out.append(
+                    f"{piece.source}: {s.id} is on {port} in {env} here, {before[1]} says"
+                    f" {before[0]}; recorded {port}"
+                )
+            given[s.id, env] = (port, piece.source)
+    return out
 
 
 def _with_headers(registry: Registry) -> Registry:
