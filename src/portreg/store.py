@@ -229,6 +229,10 @@ class _Reader:
     def services(self, sid: str, raw: Any) -> list[Service]:
         """A `[services.<id>]` table: the service, then each `[services.<id>.port.<name>]` of it
         (a named port states what differs from the service; the rest it shares)."""
+        if _BAD_ID.search(sid):
+            # An id is one segment of `/services/{id}` and `SERVICE:NAME` on the command line:
+            # `/`, `?`, `#`, `:` or a space would make it unreachable at some door.
+            raise self.fail(f"services.{sid}", "an id holds no space, '/', '?', '#', '%' or ':'")
         service = self.service(sid, raw)
         named = raw.get("port", {})
         if not isinstance(named, dict):
@@ -677,6 +681,7 @@ def _merge(target: Any, new: Mapping[str, Any], top: bool = False) -> None:
         target[key] = _item(value, key)
 
 
+_BAD_ID = re.compile(r"[\s/?#%:\x00-\x1f\x7f-\x9f]")
 # The characters `_control` refuses, as one pattern for the plain-service fast path.
 _CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 

@@ -163,3 +163,19 @@ def test_a_last_audit_at_the_end_of_the_calendar_is_refused_on_reading(
         assert_one_line_error(proc)
         assert "last_audit 9999-12-31 is too late" in proc.stderr, proc.stderr
     assert fingerprint(tmp_path) == before
+
+
+@pytest.mark.parametrize("key", ["odd/key", "q?x", "frag#y", "two words", "pct%20", "a:b"])
+def test_a_service_id_no_door_can_address_is_refused(
+    run: Run, registry: Path, tmp_path: Path, key: str
+) -> None:
+    """An id is a path segment of `/services/{id}` and `SERVICE:NAME` on the command line."""
+    registry.write_text(
+        registry.read_text()
+        + f'\n[services."{key}"]\nname = "x"\nports = {{development = 53999}}\n'
+    )
+    before = fingerprint(tmp_path)
+    proc = run("list")
+    assert_one_line_error(proc)
+    assert "an id holds no space" in proc.stderr and key in proc.stderr
+    assert fingerprint(tmp_path) == before

@@ -430,3 +430,112 @@ def test_without_javascript_nothing_pretends(browser: Any, sixty: Server) -> Non
         assert page.locator("#services tbody tr[data-id]").count() == 10
     finally:
         ctx.close()
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[Server]:
+    """Twelve services, named ports and a 100-character one-word name: a server to change."""
+    from portreg import store
+    from portreg.model import Registry, Service
+
+    services = {
+        f"svc-{i:02d}": Service(
+            id=f"svc-{i:02d}",
+            name=f"Service {i:02d}",
+            ports={"development": 53100 + i},
+            status="deprecated" if i % 2 else "active",
+        )
+        for i in range(10)
+    }
+    services["kong"] = Service(id="kong", name="Kong")
+    services["kong:https"] = Service(id="kong:https", name="Kong", ports={"development": 53443})
+    services["kong:http"] = Service(id="kong:http", name="Kong", ports={"development": 53480})
+    services["x" * 100] = Service(id="x" * 100, name="x" * 100, ports={"development": 53200})
+    path = tmp_path / "ports.toml"
+    path.write_text(store.dumps(Registry(project="small", services=services)), encoding="utf-8")
+    srv = Server(tmp_path, path)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_live_changes_keep_the_filter_the_count_and_the_focus(browser: Any, small: Server) -> None:
+    token = small.token("write")
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = ctx.new_page()
+        page.add_init_script(f"sessionStorage.setItem('portreg.token', {token!r})")
+        live(page, small.url + "/services?status=deprecated")
+        rows = (
+            "[...document.querySelectorAll('#services tbody tr[data-id]')].map(r => r.dataset.id)"
+        )
+        assert page.evaluate(rows) == ["svc-01", "svc-03", "svc-05", "svc-07", "svc-09"]
+        # a new active service does not slip into a table filtered to deprecated ones
+        status, _ = small.request("POST", "/assignments", {"service": "aaa-new"}, token=token)
+        assert status == 201
+        wait_js(page, "document.querySelector('#count').textContent.includes('of 14')")
+        assert page.evaluate(rows) == ["svc-01", "svc-03", "svc-05", "svc-07", "svc-09"]
+        # the focused row goes: focus moves to its neighbour, never to <body>
+        page.locator('#services tr[data-id="svc-03"] a.open').focus()
+        status, _ = small.request("DELETE", "/services/svc-03", token=token)
+        assert status in (200, 204)
+        wait_js(page, "!document.querySelector('#services tr[data-id=\"svc-03\"]')")
+        assert page.evaluate("document.activeElement.closest('tr')?.dataset.id") == "svc-05"
+        # a new environment adds its column to the header and to every row alike
+        page.goto(small.url + "/services")
+        page.wait_for_selector("#conn[data-state=live]")
+        status, _ = small.request(
+            "POST", "/assignments", {"service": "svc-04", "environment": "qa"}, token=token
+        )
+        assert status == 201
+        wait_js(
+            page,
+            "[...document.querySelectorAll('#services thead th')]"
+            ".some(t => t.textContent.trim() === 'qa')",
+        )
+        widths = page.evaluate(
+            "[...document.querySelectorAll('#services tr')].map(r => r.children.length)"
+        )
+        assert len(set(widths)) == 1, widths
+        # named ports are rows of their own, labelled; the service they belong to is a page
+        labels = page.locator("#services tbody th a").all_inner_texts()
+        assert "Kong (https)" in labels and "Kong (http)" in labels and "Kong" not in labels
+        page.goto(small.url + "/services/kong")
+        assert page.locator("#detail-ports a").all_inner_texts() == ["https", "http"] or sorted(
+            page.locator("#detail-ports a").all_inner_texts()
+        ) == ["http", "https"]
+    finally:
+        ctx.close()
+
+
+def test_a_forms_message_stays_and_a_repeated_reservation_says_no_change(
+    browser: Any, small: Server
+) -> None:
+    token = small.token("write")
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = ctx.new_page()
+        page.add_init_script(f"sessionStorage.setItem('portreg.token', {token!r})")
+        live(page, small.url + "/services/" + "x" * 100)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        live(page, small.url + "/ranges")
+        form = page.locator("#reserve-form")
+        form.get_by_label("Service").fill("planned-x")
+        form.get_by_label("Port (optional: next free)").fill("53990")
+        button = form.get_by_role("button", name="Reserve")
+        button.focus()
+        page.keyboard.press("Enter")
+        wait_js(
+            page,
+            "document.querySelector('#reserve-form .result').textContent.startsWith('Reserved')",
+        )
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Reserve"
+        page.wait_for_timeout(800)  # the live refresh of the view has come and gone
+        assert form.locator(".result").inner_text() == "Reserved 53990 for planned-x."
+        button.click()
+        wait_js(
+            page,
+            "document.querySelector('#reserve-form .result').textContent.startsWith('no change')",
+        )
+    finally:
+        ctx.close()

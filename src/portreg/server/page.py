@@ -153,7 +153,9 @@ async def service_view(sid: str, request: Request, st: StateDep) -> Response:
     registry = await queries.registry_of(st) if await _may_read(request, st) else None
     if registry is not None:
         try:
-            service = find(registry, sid)
+            # The exact id first: `kong`, whose ports all have names, is a page of its own
+            # (find() asks for `kong:NAME`, rightly, when a command must pick one port).
+            service = registry.get(sid) or find(registry, sid)
         except PortregError as exc:
             if request.headers.get("x-portreg-part") == "row":
                 return Response(status_code=404, headers=NO_STORE)
@@ -176,11 +178,15 @@ async def service_view(sid: str, request: Request, st: StateDep) -> Response:
 
     async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
         from portreg.ops import find
+        from portreg.records import service_detail
 
-        s = find(registry, sid)
-        detail = json.loads(await queries.service_body(st, s.id))
+        s = registry.get(sid) or find(registry, sid)
+        named = [] if s.port_name is not None else [p for p in registry.ports_of(s.base) if p != s]
+        header = bool(named) and not s.ports
+        detail = service_detail(s) if header else json.loads(await queries.service_body(st, s.id))
         return {
             "s": detail,
+            "named": named,
             "service": s,
             "depends_on": [registry.get(d) or d for d in s.depends_on],
             "dependents": pageviews.dependents(registry, s.id),
@@ -224,7 +230,7 @@ async def environments_view(request: Request, st: StateDep) -> Response:
         envs = pageviews.environments(registry)
         rows = [
             pageviews.service_row(s, envs)
-            for s in sorted(registry.services.values(), key=lambda s: s.name.casefold())
+            for s in sorted(registry.listed(), key=lambda s: s.name.casefold())
             if not q or pageviews._matches(s, q)
         ]
         counts = {

@@ -83,7 +83,7 @@ def environments(registry: Registry) -> list[str]:
 def service_row(s: Service, envs: list[str]) -> dict[str, Any]:
     return {
         "id": s.id,
-        "name": s.name,
+        "name": s.label,  # `Kong (https)`: one of several ports says which
         "status": s.status,
         "protocol": s.protocol,
         "transport": s.transport,
@@ -113,7 +113,7 @@ def table(registry: Registry, tq: TableQuery) -> dict[str, Any]:
     envs = environments(registry)
     found = [
         s
-        for s in registry.services.values()
+        for s in registry.listed()  # `kong`'s named ports stand for it
         if (not tq.env or tq.env in s.ports)
         and (not tq.status or s.status == tq.status)
         and (not tq.q or _matches(s, tq.q))
@@ -136,7 +136,7 @@ def table(registry: Registry, tq: TableQuery) -> dict[str, Any]:
     return {
         "rows": [service_row(s, envs) for s in shown],
         "matched": len(ordered),
-        "total": len(registry.services),
+        "total": len(registry.listed()),
         "page": page,
         "pages": pages,
         "first": (page - 1) * PER_PAGE + 1 if shown else 0,

@@ -59,6 +59,8 @@
 
   function morph(from, to) {
     if (from.nodeType !== 1) return;
+    // a form's message stays until the person acts again (the server renders it empty)
+    if (from.classList.contains("result") && from.textContent.trim()) return;
     for (const a of Array.from(from.attributes)) {
       if (!to.hasAttribute(a.name) && !(a.name === "open" && from.tagName === "DETAILS") &&
           !(a.name === "disabled" && from.tagName === "FIELDSET")) from.removeAttribute(a.name);
@@ -134,13 +136,27 @@
       await Promise.all(jobs);
     } catch (err) {
       if (err.status === 401) showNotice("reads need a token: enter one under “write: off” above");
+      else if (err.status === 404 && location.pathname.startsWith("/services/")) {
+        showNotice("This service was removed from the registry (see all services).");
+        $$("#main form fieldset").forEach((f) => { f.disabled = true; });
+      }
     }
   }
 
   async function refreshMain() {
     const html = await part(location.pathname + location.search, "main");
+    // A focused row that the new view no longer has hands focus to a neighbour's link (or
+    // the heading), not to <body>: a keyboard user keeps their place in the table.
+    const row = document.activeElement?.closest?.("tr[data-id]");
+    const near = row && [row.nextElementSibling, row.previousElementSibling].filter(Boolean);
     morphInto($("#main"), html);
     document.body.dataset.loaded = "1";
+    if (row && !row.isConnected) {
+      const link = near.map((r) => r.isConnected && $("a", r)).find(Boolean);
+      const target = link || $("#view-h");
+      if (!link) target.setAttribute("tabindex", "-1");
+      target.focus();
+    }
   }
 
   async function refreshRow(id) {
@@ -148,18 +164,13 @@
     if (!tbody) return;
     const res = await fetch(`/services/${encodeURIComponent(id)}`, { headers: Object.assign({ "X-Portreg-Part": "row" }, authHeader()), cache: "no-store" });
     const old = tbody.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
-    if (res.status === 404) { if (old) old.remove(); return; }
+    if (res.status === 404) return refreshMain(); // gone: the count and paging say so too
     if (!res.ok) return;
     const tr = fragment(await res.text(), "tbody");
-    if (old) morph(old, tr);
-    else {
-      // a new service: place it by name (the default order); other orders get it on the next load
-      const name = $("th", tr).textContent.trim();
-      const after = $$("tr[data-id]", tbody).find((r) => $("th", r).textContent.trim().localeCompare(name, undefined, { sensitivity: "base", numeric: true }) > 0);
-      const node = document.importNode(tr, true);
-      tbody.insertBefore(node, after || null);
-      $("tr.empty", tbody)?.remove();
-    }
+    // A new row, or one with a new environment's column: the server places it where the
+    // filter, sort and page say, with the header and count to match.
+    if (!old || tr.children.length !== $$("#services thead th").length) return refreshMain();
+    morph(old, tr);
     const row = tbody.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
     if (row) { row.classList.add("flash"); setTimeout(() => row.classList.remove("flash"), 2000); }
   }
@@ -277,9 +288,12 @@
     const v = values(form);
     const action = form.dataset.action;
     const button = $("button[type=submit]", form);
+    // busy, not disabled: a disabled button drops the keyboard focus to <body>
+    if (form.dataset.busy) return;
+    form.dataset.busy = "1";
+    button.setAttribute("aria-disabled", "true");
     result.className = "result";
     result.textContent = "…";
-    button.disabled = true;
     try {
       let text, kind = "ok";
       if (action === "assign") {
@@ -294,7 +308,8 @@
         const body = { service: v.service, purpose: v.purpose || "" };
         if (v.port) body.port = Number(v.port);
         const r = await api("/reservations", { method: "POST", body });
-        text = `Reserved ${r.port} for ${r.service}.`;
+        if (r.changed === false) { text = `no change: ${r.service} already holds ${r.port}.`; kind = "same"; }
+        else text = `Reserved ${r.port} for ${r.service}.`;
       } else if (action === "move") {
         const r = await api(`/services/${encodeURIComponent(form.dataset.service)}/move`, {
           method: "POST", body: { port: Number(v.port), reason: v.reason || "", environment: v.environment } });
@@ -312,7 +327,8 @@
         ? `${err.message} — nothing was changed. Enter a write token under “write: off” above.`
         : friendly(err, err.status);
     } finally {
-      button.disabled = false;
+      delete form.dataset.busy;
+      button.removeAttribute("aria-disabled");
     }
   }
 
