@@ -444,6 +444,7 @@ def small(tmp_path: Path) -> Iterator[Server]:
             name=f"Service {i:02d}",
             ports={"development": 53100 + i},
             status="deprecated" if i % 2 else "active",
+            depends_on={0: ("svc-00",), 2: ("ghost",)}.get(i, ()),
         )
         for i in range(10)
     }
@@ -539,3 +540,11 @@ def test_a_forms_message_stays_and_a_repeated_reservation_says_no_change(
         )
     finally:
         ctx.close()
+
+
+def test_the_topology_says_what_it_cannot_draw(small: Server) -> None:
+    html = urllib.request.urlopen(small.url + "/topology", timeout=10).read().decode()
+    note = re.sub("<[^>]+>", "", html.split('id="not-drawn">')[1].split("</p>")[0])
+    assert note == (
+        "Not drawn: Service 00 depends on itself; Service 02 depends on ghost (not registered)."
+    )

@@ -304,9 +304,20 @@ def topology(registry: Registry) -> dict[str, Any]:
                 "d": f"M{x1:.1f},{y1} C{x1:.1f},{mid:.1f} {x2:.1f},{mid:.1f} {x2:.1f},{y2 + 6}",
             }
         )
+    # What the drawing cannot show is said under it, not dropped without a word.
+    unshown = sorted(
+        (
+            (s.name, s.id, "itself" if d == s.id else d, d == s.id)
+            for s in services.values()
+            for d in s.depends_on
+            if d == s.id or d not in services
+        ),
+        key=lambda u: u[0].casefold(),
+    )
     return {
         "nodes": list(nodes.values()),
         "edges": lines,
+        "unshown": [{"name": n, "id": i, "on": on, "self": me} for n, i, on, me in unshown],
         "width": width,
         "height": height,
         "box_w": BOX_W,
