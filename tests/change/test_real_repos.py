@@ -501,3 +501,84 @@ def test_superset_env_file_is_the_containers_not_the_hosts(tmp_path: Path, run: 
         assert port in (p / "docker-compose.yml").read_text()
     assert (p / "docker" / ".env").read_text() == inner
     assert run("sync", "--check", cwd=p).returncode == 0
+
+
+def _git_repo(p: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=p, check=True)
+
+
+def test_a_port_a_base_and_its_override_both_publish_moves_in_both(
+    tmp_path: Path, run: Run
+) -> None:
+    """rustdesk-server: compose merges `ports:`, so 21115 in both files is one port."""
+    p = _project(
+        tmp_path,
+        {
+            "docker-compose.yml": (
+                'services:\n  hbbs:\n    image: x\n    ports: ["21115:21115", "21118:21118"]\n'
+            ),
+            "docker-compose.override.yml": (
+                'services:\n  hbbs:\n    ports: ["21115:21115", "8080:8080"]\n'
+            ),
+        },
+    )
+    assert run("init", "--range", "20000-60000", cwd=p).returncode == 0
+    assert run("import", "docker-compose.yml", "docker-compose.override.yml", cwd=p).returncode == 0
+    moved = run("move", "hbbs:21115", "53001", "--reason", "r", cwd=p)
+    assert moved.returncode == 0, moved.stderr
+    for name in ("docker-compose.yml", "docker-compose.override.yml"):
+        text = (p / name).read_text()
+        assert "53001:21115" in text and "21115:21115" not in text, name
+    assert run("sync", "--check", cwd=p).returncode == 0
+
+
+def test_a_line_shared_through_an_anchor_refuses_the_move(tmp_path: Path, run: Run) -> None:
+    """listmonk: one anchored `ports:` merged into app and demo-app; moving app would move both."""
+    compose = (
+        'x-app: &app\n  image: listmonk\n  ports:\n    - "9000:9000"\n\n'
+        "services:\n  app:\n    <<: *app\n  demo-app:\n    <<: *app\n"
+    )
+    p = _project(tmp_path, {"docker-compose.yml": compose})
+    assert run("init", "--range", "8000-60000", cwd=p).returncode == 0
+    run("import", "docker-compose.yml", cwd=p)
+    refused = run("move", "app", "53107", "--reason", "r", cwd=p)
+    assert_one_line_error(refused)
+    assert "docker-compose.yml:4 (app, demo-app)" in refused.stderr
+    assert (p / "docker-compose.yml").read_text() == compose
+
+
+def test_keys_that_are_no_host_port_here_are_named_not_recorded(tmp_path: Path, run: Run) -> None:
+    """opentelemetry-demo's `"${AD_PORT}"` (a container's port), rustdesk's
+    `SMTP_HOST=smtp.gmail.com` + `SMTP_PORT=587` (another machine's), outline's `PORT=3000` in
+    a project `.env` that is also the container's `env_file:`, jitsi's `JIGASI_PORT_MAX`."""
+    compose = (
+        "services:\n"
+        '  ad:\n    image: ad\n    ports:\n      - "${AD_PORT}"\n'
+        "  outline:\n    image: outline\n    env_file: [{path: .env, required: false}]\n"
+        '    ports: ["3000:3000"]\n'
+        '  web:\n    image: w\n    env_file: .env\n    ports: ["${WEB_PORT:-8080}:80"]\n'
+    )
+    env = "PORT=3000\nWEB_PORT=8081\n"
+    example = (
+        "AD_PORT=9555\nSMTP_HOST=smtp.gmail.com\nSMTP_PORT=587\n"
+        "JIGASI_PORT_MIN=20000\nJIGASI_PORT_MAX=20050\n"
+    )
+    p = _project(tmp_path, {"docker-compose.yml": compose, ".env": env, "env.example": example})
+    _git_repo(p)
+    assert run("init", "--range", "1000-60000", cwd=p).returncode == 0
+    proc = run("import", "docker-compose.yml", ".env", "env.example", cwd=p)
+    assert proc.returncode == 0, proc.stderr
+    assert "env.example: AD_PORT is the container's side of a compose entry" in proc.stderr
+    assert "env.example: SMTP_PORT is a port of smtp.gmail.com, another machine" in proc.stderr
+    assert ".env: the container environment of outline, web (env_file:)" in proc.stderr
+    rows = {r["service"]: r["port"] for r in _rows(run, p)}
+    assert rows == {"outline": 3000, "web": 8081, "jigasi": 20000}
+    assert run("sync", "--check", cwd=p).returncode == 0
+    for service, port in (("outline", "53001"), ("web", "53002"), ("jigasi", "53003")):
+        moved = run("move", service, port, "--reason", "r", cwd=p)
+        assert moved.returncode == 0, moved.stderr
+    assert (p / ".env").read_text() == "PORT=3000\nWEB_PORT=53002\n"
+    assert (p / "env.example").read_text() == example.replace("_MIN=20000", "_MIN=53003")
+    assert run("sync", "--check", cwd=p).returncode == 0

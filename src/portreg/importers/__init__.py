@@ -262,7 +262,7 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
     inner = {v for p in pieces if p.kind == "compose" for v in p.inner} - carried
     published: set[str] = set()  # ids a compose file of this import publishes
     container_env = _container_env_files(pieces)
-    for piece in [_without_container_ports(p, container_env) for p in pieces]:
+    for piece in [_without_container_ports(p, container_env, carried) for p in pieces]:
         if piece.kind not in ("compose", "env"):
             renamed.append(piece)
             continue
@@ -284,6 +284,21 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
             peer = next(
                 (piece.hosts[k] for k in sorted(keys) if piece.hosts.get(k) in networked), ""
             )
+            remote = next(
+                (
+                    piece.hosts[k]
+                    for k in sorted(keys)
+                    if _remote(piece.hosts.get(k, ""), networked)
+                ),
+                "",
+            )
+            if piece.kind == "env" and remote and not peer and not keys & carried:
+                # `SMTP_PORT=587` beside `SMTP_HOST=smtp.gmail.com`: another machine's port.
+                notes.append(
+                    f"{piece.source}: {', '.join(sorted(keys))} is a port of {remote}, another"
+                    " machine (its host key says so), not a host port here; not recorded"
+                )
+                continue
             if piece.kind == "env" and peer:
                 # `REDIS_HOST=redis` beside `REDIS_PORT=6379`: what a container dials on the
                 # compose network, whatever redis publishes on the host.
@@ -388,6 +403,14 @@ def resolve_clashes(base: Registry, pieces: list[Imported]) -> tuple[list[Import
 _HOST_SIDE = ("localhost", "127.0.0.1", "0.0.0.0", "host.docker.internal", "[::1]")
 
 
+def _remote(host: str, networked: set[str]) -> bool:
+    """Whether a `X_HOST` value names another machine: not this host, not a container of the
+    compose network, not a variable left to fill."""
+    h = host.strip().strip("'\"").lower()
+    local = h in _HOST_SIDE or h in ("::1", "::", "ip6-localhost") or h.startswith("127.")
+    return bool(h) and not local and h not in networked and not any(c in h for c in "${}")
+
+
 def _addresses_the_host(s: Service) -> bool:
     """Whether each of `s`'s connection strings reaches its port on this host's side."""
     return bool(s.connection_strings) and all(
@@ -396,15 +419,25 @@ def _addresses_the_host(s: Service) -> bool:
 
 
 def _without_container_ports(
-    piece: Imported, container_env: Mapping[str, tuple[str, ...]]
+    piece: Imported,
+    container_env: Mapping[str, tuple[tuple[str, ...], bool]],
+    carried: set[str],
 ) -> Imported:
     """`piece` without the bare ports of a compose `env_file:` (one line names them).
 
     Compose reads its own variables from the project's `.env` only; an `env_file:` is what the
     containers see, so a bare port there is theirs, never a host port (a URL to localhost, the
-    address a browser is sent to, still is one)."""
-    users = container_env.get(posixpath.normpath(piece.source)) if piece.kind == "env" else None
-    inside = [s for s in piece.registry.services.values() if not _addresses_the_host(s)]
+    address a browser is sent to, still is one). A project `.env` that is also an `env_file:`
+    (outline's `PORT=3000`) keeps only the keys compose itself reads for a port."""
+    found = container_env.get(posixpath.normpath(piece.source)) if piece.kind == "env" else None
+    if found is None:
+        return piece
+    users, project = found
+    inside = [
+        s
+        for s in piece.registry.services.values()
+        if not _addresses_the_host(s) and not (project and {b[1:] for b in s.bindings} & carried)
+    ]
     if not users or not inside:
         return piece
     names = sorted({b[1:] for s in inside for b in s.bindings})
@@ -420,9 +453,9 @@ def _without_container_ports(
     )
 
 
-def _container_env_files(pieces: list[Imported]) -> dict[str, tuple[str, ...]]:
-    """The `env_file:`s of this import's compose files that are not also a project `.env`
-    (the file compose interpolates from, which may double as an `env_file:`)."""
+def _container_env_files(pieces: list[Imported]) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """The `env_file:`s of this import's compose files, with the services naming each and
+    whether it is also a project `.env` (the file compose interpolates from)."""
     composes = [p for p in pieces if p.kind == "compose"]
     projects = {
         posixpath.normpath(posixpath.join(posixpath.dirname(src.strip()), ".env"))
@@ -430,7 +463,7 @@ def _container_env_files(pieces: list[Imported]) -> dict[str, tuple[str, ...]]:
         for src in p.source.split(", ")
     }
     return {
-        path: users for p in composes for path, users in p.env_files.items() if path not in projects
+        path: (users, path in projects) for p in composes for path, users in p.env_files.items()
     }
 
 

@@ -122,7 +122,8 @@ def parse(text: str, source: str, variables: Mapping[str, str] | None = None) ->
         literal=frozenset(
             (owner, slot.line + 1) for slot in slots(text, source, "") for owner in slot.owners
         ),
-        inner=frozenset(v for hp in found.ports for v in hp.inner),
+        inner=frozenset(v for hp in found.ports for v in hp.inner)
+        | {v for skip in found.skipped for v in skip.variables},
     )
     services, warnings, clashes = combine([piece])
     return replace(

@@ -59,6 +59,9 @@ class NotPublished:
     service: str
     line: int
     why: str
+    # the variables it reads: a container's port (`"${AD_PORT}"`, `expose: [$X]`), so a `.env`
+    # key of that name is no host port
+    variables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +86,16 @@ def read(text: str, source: str, variables: Mapping[str, str]) -> Read:
             )
         exposed = get(svc, "expose")
         for item in getattr(exposed, "value", []) if _kind(exposed) == "Sequence" else []:
+            try:
+                read_vars = interpolate(scalar(item), variables).variables
+            except InterpolationError:
+                read_vars = ()
             skipped.append(
                 NotPublished(
                     name,
                     item.start_mark.line + 1,
                     f"expose {scalar(item)!r} is for other containers, not published",
+                    read_vars,
                 )
             )
         listed = get(svc, "ports")
@@ -130,7 +138,7 @@ def _short(
         return
     value = done.value.strip()
     if _CONTAINER_ONLY.match(value):
-        skipped.append(NotPublished(service, line, f"{raw!r}: ephemeral host port"))
+        skipped.append(NotPublished(service, line, f"{raw!r}: ephemeral host port", done.variables))
         return
     m = _SHORT.match(value)
     if m is None:

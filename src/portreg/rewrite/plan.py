@@ -201,6 +201,10 @@ def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
             continue
         if slot.kind == "env" and per_line[slot.path, slot.line] == 1:
             sid, how = _env_by_name(names, slot)
+            if sid is not None and any(b.startswith("$") for b in registry.services[sid].bindings):
+                # Import read this service's keys and this one was not among them (it said
+                # why: `JIGASI_PORT_MAX` beside the recorded `_MIN`, a container's `PORT`).
+                sid = None
         elif slot.kind == "compose":
             sid, how = _compose_by_name(names, slot)
             if sid is not None:
@@ -238,11 +242,23 @@ def _by_port(slot: Slot, ids: set[str], names: Names, recorded: Recorded) -> str
     sid = next(iter(ids))
     if slot.kind == "compose":
         places = recorded.places(sid)
-        if places and not any(f"{slot.path}:{o}" in places for o in slot.owners):
+        if places and not any(_same_project_service(p, slot) for p in places):
             return None
     if slot.kind == "env" and recorded.registry.services[sid].bindings:
         return None  # its recorded keys were bound above, as "recorded"
     return sid
+
+
+def _same_project_service(place: str, slot: Slot) -> bool:
+    """Whether a recorded `FILE:SERVICE` place is the slot's compose service: the same file,
+    or another file of the same directory (a base file and its override merge their
+    `ports:`, so a port both publish is one port, moved in both)."""
+    import posixpath
+
+    path, _, owner = place.rpartition(":")
+    return owner in slot.owners and (
+        path == slot.path or posixpath.dirname(path) == posixpath.dirname(slot.path)
+    )
 
 
 def learn(registry: Registry, sid: str, bindings: list[Binding]) -> Service:
@@ -613,6 +629,24 @@ def move(
                 f"cannot move {service.id}: {'; '.join(drifted)}, not its registered port {old}"
                 " (`portreg sync` puts the registered port back, `portreg import` records"
                 " the file's); nothing changed"
+            )
+        # One line several compose services share (a `ports:` merged in from an anchor): its
+        # new number would move them all, so the move is refused and the line named.
+        shared = sorted(
+            {
+                f"{b.slot.path}:{b.slot.line + 1} ({', '.join(b.slot.owners)})"
+                for b in bindings
+                if b.service == service.id
+                and b.slot.environment == environment
+                and b.slot.kind == "compose"
+                and len(b.slot.owners) > 1
+            }
+        )
+        if shared:
+            raise PortregError(
+                f"cannot move {service.id}: {'; '.join(shared)} publishes it for several compose"
+                " services through one shared line; give each its own `ports:` entry first;"
+                " nothing changed"
             )
         here = not (service.host if host is None else host)
         busy = (
