@@ -176,6 +176,10 @@ class Service:
         """(environment, port) for every environment that has a port."""
         return [(env, p) for env, p in self.ports.items() if p is not None]
 
+    def occupied(self) -> list[tuple[str, range]]:
+        """(environment, every port its registration takes: a range whole) per environment."""
+        return [(env, range(p, p + self.width)) for env, p in self.ports.items() if p is not None]
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -269,11 +273,8 @@ class Registry:
     def taken_ports(self) -> set[int]:
         taken: set[int] = set()
         for s in self.services.values():
-            for _, p in s.assigned():
-                if s.width == 1:
-                    taken.add(p)
-                else:
-                    taken.update(range(p, p + s.width))
+            for _, ports in s.occupied():
+                taken.update(ports)
         return taken
 
     def listed(self) -> list[Service]:

@@ -456,12 +456,10 @@ def _without_container_ports(
 def _container_env_files(pieces: list[Imported]) -> dict[str, tuple[tuple[str, ...], bool]]:
     """The `env_file:`s of this import's compose files, with the services naming each and
     whether it is also a project `.env` (the file compose interpolates from)."""
+    from portreg.importers.compose import project_env
+
     composes = [p for p in pieces if p.kind == "compose"]
-    projects = {
-        posixpath.normpath(posixpath.join(posixpath.dirname(src.strip()), ".env"))
-        for p in composes
-        for src in p.source.split(", ")
-    }
+    projects = {project_env(src) for p in composes for src in p.source.split(", ")}
     return {
         path: (users, path in projects) for p in composes for path, users in p.env_files.items()
     }

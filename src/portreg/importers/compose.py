@@ -49,17 +49,21 @@ def image_protocol(image: str, container: int | None, transport: str) -> str:
     return "tcp"
 
 
+def project_env(source: str) -> str:
+    """The `.env` compose interpolates a compose file's variables from: its directory's."""
+    import posixpath
+
+    return posixpath.normpath(posixpath.join(posixpath.dirname(source.strip()), ".env"))
+
+
 def container_env_files(text: str, source: str) -> set[str]:
     """The `env_file:`s of one compose file that are not its project `.env` (what `sync` and
     `move` read as container environments); a cheap "no" for a file that names none."""
-    import posixpath
-
     if "env_file" not in text:
         return set()
     from portreg.importers.yamlnodes import load
 
-    project = posixpath.normpath(posixpath.join(posixpath.dirname(source), ".env"))
-    return {p for p in _env_files(load(text, source), source) if p != project}
+    return {p for p in _env_files(load(text, source), source) if p != project_env(source)}
 
 
 def _env_files(doc: Any, source: str) -> dict[str, tuple[str, ...]]:

@@ -142,11 +142,13 @@ class Recorded:
         self.compose: dict[tuple[str, str], set[str]] = {}
         self.registry = registry
         self.ends: set[str] = set()
+        self.keyed: set[str] = set()  # ids with a `.env` key recorded
         for s in registry.services.values():
             for b in s.bindings:
                 if b.startswith("$"):
                     key = b[1:].removesuffix(END)
                     self.env.setdefault(key, set()).add(s.id)
+                    self.keyed.add(s.id)
                     if b.endswith(END):
                         self.ends.add(key)
                 else:
@@ -201,7 +203,7 @@ def bind_all(registry: Registry, slots: list[Slot]) -> list[Binding]:
             continue
         if slot.kind == "env" and per_line[slot.path, slot.line] == 1:
             sid, how = _env_by_name(names, slot)
-            if sid is not None and any(b.startswith("$") for b in registry.services[sid].bindings):
+            if sid is not None and sid in recorded.keyed:
                 # Import read this service's keys and this one was not among them (it said
                 # why: `JIGASI_PORT_MAX` beside the recorded `_MIN`, a container's `PORT`).
                 sid = None
@@ -594,15 +596,12 @@ def move(
             return MoveReport(service.id, environment, old, port, str(registry_path), (), False)
         found = scan(root, before)
         bindings = bind_all(before, found.slots)
+        mine = [
+            b for b in bindings if b.service == service.id and b.slot.environment == environment
+        ]
         # A published range (`53510-53512:10000-10002`) moves whole (the core checks each port).
         width = max(
-            (
-                b.slot.extra.port - b.slot.port
-                for b in bindings
-                if b.service == service.id
-                and b.slot.environment == environment
-                and b.slot.extra is not None
-            ),
+            (b.slot.extra.port - b.slot.port for b in mine if b.slot.extra is not None),
             default=service.width - 1,
         )
         missing = unrewritable(found, bindings, before, service.id, environment)
@@ -618,10 +617,8 @@ def move(
         drifted = sorted(
             {
                 f"{b.slot.path}:{b.slot.line + 1} says {b.slot.port}"
-                for b in bindings
-                if b.service == service.id
-                and b.slot.environment == environment
-                and registered(b) not in (None, b.slot.port)
+                for b in mine
+                if registered(b) not in (None, b.slot.port)
             }
         )
         if drifted:
@@ -635,11 +632,8 @@ def move(
         shared = sorted(
             {
                 f"{b.slot.path}:{b.slot.line + 1} ({', '.join(b.slot.owners)})"
-                for b in bindings
-                if b.service == service.id
-                and b.slot.environment == environment
-                and b.slot.kind == "compose"
-                and len(b.slot.owners) > 1
+                for b in mine
+                if b.slot.kind == "compose" and len(b.slot.owners) > 1
             }
         )
         if shared:

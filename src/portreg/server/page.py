@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from portreg.model import Registry
+from portreg.model import Registry, Service
 from portreg.server import pageviews, queries
 from portreg.server.deps import StateDep, principal
 from portreg.server.errors import HttpError
@@ -148,14 +148,11 @@ async def services_view(request: Request, st: StateDep) -> Response:
 @router.get("/services/{sid}", response_class=HTMLResponse)
 async def service_view(sid: str, request: Request, st: StateDep) -> Response:
     from portreg.errors import PortregError
-    from portreg.ops import find
 
     registry = await queries.registry_of(st) if await _may_read(request, st) else None
     if registry is not None:
         try:
-            # The exact id first: `kong`, whose ports all have names, is a page of its own
-            # (find() asks for `kong:NAME`, rightly, when a command must pick one port).
-            service = registry.get(sid) or find(registry, sid)
+            service = _page_service(registry, sid)
         except PortregError as exc:
             if request.headers.get("x-portreg-part") == "row":
                 return Response(status_code=404, headers=NO_STORE)
@@ -177,10 +174,9 @@ async def service_view(sid: str, request: Request, st: StateDep) -> Response:
             return HTMLResponse(str(macro(row, extra)), headers=NO_STORE)
 
     async def build(registry: Registry, ranges: Any, audit: Any) -> dict[str, Any]:
-        from portreg.ops import find
         from portreg.records import service_detail
 
-        s = registry.get(sid) or find(registry, sid)
+        s = _page_service(registry, sid)
         named = [] if s.port_name is not None else [p for p in registry.ports_of(s.base) if p != s]
         header = bool(named) and not s.ports
         detail = service_detail(s) if header else json.loads(await queries.service_body(st, s.id))
@@ -291,6 +287,15 @@ async def hosts_view(request: Request, st: StateDep) -> Response:
         return {"hosts": rows, "registry_host": registry.host}
 
     return await _render(request, st, "hosts", "hosts.html", build, "Hosts")
+
+
+def _page_service(registry: Registry, sid: str) -> Service:
+    """The service a `/services/{sid}` page shows: the exact id first, so `kong`, whose ports
+    all have names, is a page of its own (find() asks for `kong:NAME`, rightly, when a
+    command must pick one port), else whatever `find` resolves the spelling to."""
+    from portreg.ops import find
+
+    return registry.get(sid) or find(registry, sid)
 
 
 @router.get("/_page/whoami")

@@ -174,9 +174,10 @@ def range_map(registry: Registry, ranges: dict[str, Any]) -> dict[str, Any]:
     owners: dict[int, dict[str, str]] = {}
     for s in registry.services.values():
         kind = "reserved" if s.reserved else "assigned"
-        for env, first in s.assigned():
-            for port in range(max(first, start), min(first + s.width - 1, end) + 1):
-                owners.setdefault(port, {"id": s.id, "name": s.name, "kind": kind, "env": env})
+        for env, taken in s.occupied():
+            for port in taken:
+                if start <= port <= end:
+                    owners.setdefault(port, {"id": s.id, "name": s.name, "kind": kind, "env": env})
     kinds: dict[int, str] = dict.fromkeys(ranges["avoided"], "avoided")
     kinds.update({p: o["kind"] for p, o in owners.items()})
     n = end - start + 1

@@ -119,10 +119,8 @@ def ranges(registry: Registry) -> dict[str, Any]:
     assigned: set[int] = set()
     reserved: set[int] = set()
     for s in registry.services.values():
-        for _, first in s.assigned():
-            # A range registration takes every port in it.
-            inside = range(max(first, p.range_start), min(first + s.width - 1, p.range_end) + 1)
-            (reserved if s.reserved else assigned).update(inside)
+        for _, ports in s.occupied():  # a range registration takes every port in it
+            (reserved if s.reserved else assigned).update(x for x in ports if p.in_range(x))
     avoided = sorted(x for x in p.avoid if p.in_range(x))
     blocked = assigned | reserved | set(avoided)
     free = [x for x in range(p.range_start, p.range_end + 1, max(p.step, 1)) if x not in blocked]

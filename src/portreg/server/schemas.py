@@ -11,14 +11,13 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from portreg.naming import MAX_NAME
+from portreg.validate import control_char
 
 
 def _no_control(value: str) -> str:
     """The core's rule for free text (portreg.validate), at the edge: a control character
     (NUL, ESC, a newline in a one-line field) is 422 here on every database, before PostgreSQL
     would refuse a NUL as a database error or SQLite store it and break every later export."""
-    from portreg.validate import control_char
-
     bad = control_char(value)
     if bad is not None:
         raise ValueError(f"has a control character ({bad!r})")
